@@ -1,0 +1,266 @@
+"""One client for the lake, whether it is a local folder or `s3://bucket/prefix`.
+
+Keys are always relative to the lake root and use `/`. S3 endpoints come from boto3's own settings
+(`AWS_ENDPOINT_URL_S3` points tests at a local S3 server); credentials never pass through here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlparse
+
+
+class LakeNotFoundError(FileNotFoundError):
+    """The configured lake root does not exist (a folder that is missing, a bucket that is not there)."""
+
+
+@dataclass(frozen=True)
+class LakeObject:
+    key: str
+    size: int
+    last_modified: datetime
+    etag: str | None = None
+
+
+class Lake:
+    """Common interface; use `Lake.from_url`."""
+
+    url: str
+
+    @staticmethod
+    def from_url(url: str | os.PathLike[str]) -> Lake:
+        text = os.fspath(url)
+        if text.startswith("s3://"):
+            return S3Lake(text)
+        if "://" in text and not text.startswith("file://"):
+            raise ValueError(f"Unsupported lake URL {text!r}: use a folder path or s3://bucket/prefix")
+        return LocalLake(text.removeprefix("file://"))
+
+    # -- to be provided by subclasses
+    def ensure_exists(self) -> None: ...
+    def list(self, prefix: str = "") -> list[LakeObject]: ...
+    def exists(self, key: str) -> bool: ...
+    def open_read(self, key: str) -> IO[bytes]: ...
+    def write_bytes(self, key: str, data: bytes) -> None: ...
+    def upload_file(self, path: str | os.PathLike[str], key: str) -> None: ...
+    def download_file(self, key: str, path: str | os.PathLike[str]) -> None: ...
+    def delete(self, keys: Iterable[str]) -> None: ...
+    def head(self, key: str) -> LakeObject | None: ...
+    def uri(self, key: str) -> str: ...
+
+    # -- shared
+    def read_bytes(self, key: str) -> bytes:
+        with self.open_read(key) as handle:
+            return handle.read()
+
+    def read_text(self, key: str) -> str:
+        return self.read_bytes(key).decode("utf-8")
+
+    def write_text(self, key: str, text: str) -> None:
+        self.write_bytes(key, text.encode("utf-8"))
+
+    def delete_prefix(self, prefix: str) -> int:
+        objects = self.list(prefix)
+        self.delete(o.key for o in objects)
+        return len(objects)
+
+    def replace_prefix_from_folder(self, folder: str | os.PathLike[str], prefix: str) -> list[str]:
+        """Make `prefix` hold exactly the files of a local folder: write the new objects, then remove
+        the objects that are not among them. A reader never sees the prefix empty."""
+        if not prefix.endswith("/"):
+            raise ValueError(f"prefix must end with '/': {prefix!r}")
+        folder = Path(folder)
+        new_keys = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            key = prefix + path.relative_to(folder).as_posix()
+            self.upload_file(path, key)
+            new_keys.append(key)
+        stale = [o.key for o in self.list(prefix) if o.key not in set(new_keys)]
+        self.delete(stale)
+        return new_keys
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+
+class LocalLake(Lake):
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).expanduser().absolute()
+        self.url = str(self.root)
+
+    def ensure_exists(self) -> None:
+        if not self.root.is_dir():
+            raise LakeNotFoundError(
+                f"Lake folder {self.root} does not exist. Set TRENDING_TV_LAKE to an existing lake "
+                "folder or s3://bucket/prefix (`make demo` creates ./lake with sample data)."
+            )
+
+    def path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"Invalid lake key {key!r}")
+        return self.root / key
+
+    def list(self, prefix: str = "") -> list[LakeObject]:
+        self.ensure_exists()
+        base_dir = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self.root / base_dir
+        if not start.is_dir():
+            return []
+        found = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames.sort()
+            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            for name in sorted(filenames):
+                key = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if not key.startswith(prefix) or ".tmp-" in name:
+                    continue
+                stat = os.stat(os.path.join(dirpath, name))
+                found.append(
+                    LakeObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=UTC))
+                )
+        return sorted(found, key=lambda o: o.key)
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def head(self, key: str) -> LakeObject | None:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        stat = path.stat()
+        return LakeObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=UTC))
+
+    def open_read(self, key: str) -> IO[bytes]:
+        return self.path(key).open("rb")
+
+    def _atomic_write(self, key: str, writer) -> None:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                writer(handle)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        self._atomic_write(key, lambda handle: handle.write(data))
+
+    def upload_file(self, path: str | os.PathLike[str], key: str) -> None:
+        def copy(handle: IO[bytes]) -> None:
+            with open(path, "rb") as source:
+                shutil.copyfileobj(source, handle, 1 << 20)
+
+        self._atomic_write(key, copy)
+
+    def download_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.path(key), path)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.path(key).unlink(missing_ok=True)
+
+    def uri(self, key: str) -> str:
+        return str(self.path(key))
+
+
+class S3Lake(Lake):
+    def __init__(self, url: str, client=None):
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ValueError(f"Not an S3 lake URL: {url!r} (expected s3://bucket/prefix)")
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        self.url = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3  # imported lazily: local-folder users need no AWS setup
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def _full(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _rel(self, full_key: str) -> str:
+        return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
+
+    def ensure_exists(self) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            raise LakeNotFoundError(
+                f"Lake bucket s3://{self.bucket} is not reachable ({error.response['Error'].get('Code')}). "
+                "Check TRENDING_TV_LAKE and your AWS settings."
+            ) from error
+
+    def iter_list(self, prefix: str = "") -> Iterator[LakeObject]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)):
+            for item in page.get("Contents", []):
+                yield LakeObject(
+                    self._rel(item["Key"]), item["Size"], item["LastModified"], item.get("ETag")
+                )
+
+    def list(self, prefix: str = "") -> list[LakeObject]:
+        return sorted(self.iter_list(prefix), key=lambda o: o.key)
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def head(self, key: str) -> LakeObject | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            meta = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+        except ClientError as error:
+            if error.response["Error"].get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return LakeObject(key, meta["ContentLength"], meta["LastModified"], meta.get("ETag"))
+
+    def open_read(self, key: str) -> IO[bytes]:
+        return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=data)
+
+    def upload_file(self, path: str | os.PathLike[str], key: str) -> None:
+        self.client.upload_file(os.fspath(path), self.bucket, self._full(key))
+
+    def download_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.client.download_file(self.bucket, self._full(key), os.fspath(path))
+
+    def delete(self, keys: Iterable[str]) -> None:
+        batch: list[str] = []
+        for key in keys:
+            batch.append(self._full(key))
+            if len(batch) == 1000:
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, full_keys: list[str]) -> None:
+        self.client.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in full_keys], "Quiet": True}
+        )
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._full(key)}"

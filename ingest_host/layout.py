@@ -1,0 +1,50 @@
+"""Keys of the data lake (DESIGN, "The lake"): zero-padded, UTC, one layout for folders and S3."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+TWEET_RAW = "tweet_raw"
+TMDB_RAW = "tmdb_raw"
+CONFIG_TRACKED_SHOWS = "config/tracked_shows.csv"
+ANALYTICS = "analytics"
+MANIFESTS = "manifests"
+
+
+def tweet_day_prefix(day: date) -> str:
+    """Prefix of one UTC day's hourly post files, with its trailing slash."""
+    return f"{TWEET_RAW}/{day:%Y/%m/%d}/"
+
+
+def tweet_hour_key(hour: datetime, gzip: bool = False) -> str:
+    """Key of one UTC hour's post file: tweet_raw/YYYY/MM/DD/HH/YYYY-MM-DD-HH.json[.gz]."""
+    suffix = ".json.gz" if gzip else ".json"
+    return f"{TWEET_RAW}/{hour:%Y/%m/%d/%H}/{hour:%Y-%m-%d-%H}{suffix}"
+
+
+def tmdb_day_prefix(day: date) -> str:
+    return f"{TMDB_RAW}/{day:%Y/%m/%d}/"
+
+
+def tmdb_day_key(day: date) -> str:
+    """Key of one UTC day's TMDB details file (JSON Lines, one /tv/{id} response per line)."""
+    return f"{TMDB_RAW}/{day:%Y/%m/%d}/{day:%Y-%m-%d}.json"
+
+
+def tracked_shows_day_key(day: date) -> str:
+    """Key of the tracked-show list in force on that day."""
+    return f"{TMDB_RAW}/{day:%Y/%m/%d}/tracked_shows.csv"
+
+
+def table_prefix(table: str) -> str:
+    return f"{ANALYTICS}/{table}/"
+
+
+def table_partition_prefix(table: str, day: date) -> str:
+    """analytics/<table>/year=YYYY/month=MM/day=DD/ (zero-padded, unlike the 2020 project)."""
+    return f"{ANALYTICS}/{table}/year={day:%Y}/month={day:%m}/day={day:%d}/"
+
+
+def manifest_key(source: str, day: date) -> str:
+    """Where sealing a raw day writes its manifest (kept out of the raw prefixes the sensors list)."""
+    return f"{MANIFESTS}/{source}/{day:%Y/%m/%d}/manifest.json"
