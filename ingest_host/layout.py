@@ -48,3 +48,17 @@ def table_partition_prefix(table: str, day: date) -> str:
 def manifest_key(source: str, day: date) -> str:
     """Where sealing a raw day writes its manifest (kept out of the raw prefixes the sensors list)."""
     return f"{MANIFESTS}/{source}/{day:%Y/%m/%d}/manifest.json"
+
+
+INGEST_META = "ingest_meta"
+
+
+def tweet_hour_stats_key(hour: datetime) -> str:
+    """Collection stats of one UTC hour, written by the ingest host beside (not inside) tweet_raw:
+    ingest_meta/tweet_raw/YYYY/MM/DD/HH/YYYY-MM-DD-HH.json (minutes covered, cap, counts by kind)."""
+    return f"{INGEST_META}/{TWEET_RAW}/{hour:%Y/%m/%d/%H}/{hour:%Y-%m-%d-%H}.json"
+
+
+def tmdb_day_stats_key(day: date) -> str:
+    """Coverage of one UTC day's TMDB pull: ingest_meta/tmdb_raw/YYYY/MM/DD/YYYY-MM-DD.json."""
+    return f"{INGEST_META}/{TMDB_RAW}/{day:%Y/%m/%d}/{day:%Y-%m-%d}.json"

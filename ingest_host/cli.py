@@ -1,0 +1,245 @@
+"""`ingest-host`: the ingest host's one command line.
+
+Exit codes: 0 done; 1 failed or work left (e.g. hours not uploaded, TMDB coverage too low);
+2 configuration error; 3 credentials refused (X 401/403, TMDB 401).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import click
+
+from ingest_host.config import ConfigError, Settings, load_settings, scrub, setup_logging
+
+log = logging.getLogger("ingest_host")
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_AUTH = 1, 2, 3
+
+
+def _fail(code: int, message: str) -> None:
+    click.echo(scrub(message), err=True)
+    sys.exit(code)
+
+
+def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known errors into clear one-line messages and exit codes; scrub every message."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ingest_host.tracked_shows import TrackedShowsError
+
+        try:
+            return func(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except ConfigError as error:
+            _fail(EXIT_CONFIG, f"ingest-host: configuration error: {error}")
+        except TrackedShowsError as error:
+            _fail(EXIT_CONFIG, f"ingest-host: {error}")
+        except Exception as error:
+            if type(error).__name__ in ("AuthError", "TmdbAuthError"):
+                _fail(EXIT_AUTH, f"ingest-host: {error}")
+            log.error("failed: %s: %s", type(error).__name__, error, exc_info=True)
+            _fail(EXIT_FAILED, f"ingest-host: failed: {type(error).__name__}: {error}")
+
+    return wrapper
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    return load_settings(ctx.obj["env_file"], **overrides)
+
+
+@click.group()
+@click.option(
+    "--env-file", type=click.Path(dir_okay=False), default=None, help="Settings file (default ./.env)."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging (secrets are still scrubbed).")
+@click.pass_context
+def main(ctx: click.Context, env_file: str | None, verbose: bool) -> None:
+    """Collect X posts and TMDB details for trending-tv into the lake."""
+    setup_logging(verbose)
+    ctx.obj = {"env_file": env_file}
+
+
+def _install_stop_handlers(stop: threading.Event) -> None:
+    def handler(signum: int, frame: object) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@main.command()
+@click.option(
+    "--max-posts-per-hour", type=int, default=None, help="Overrides TRENDING_TV_MAX_POSTS_PER_HOUR."
+)
+@click.pass_context
+@guarded
+def stream(ctx: click.Context, max_posts_per_hour: int | None) -> None:
+    """Stream matching posts from the X API v2 filtered stream into the buffer (runs until stopped)."""
+    from ingest_host.stream import run_stream
+
+    settings = _settings(ctx, max_posts_per_hour=max_posts_per_hour)
+    settings.require("x_bearer_token")
+    stop = threading.Event()
+    _install_stop_handlers(stop)
+    run_stream(settings, stop)
+
+
+def _parse_now(value: str | None) -> int | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@main.command()
+@click.option("--now", "now_text", default=None, help="Pretend it is this UTC time (ISO-8601).")
+@click.option("--gzip/--no-gzip", "gzipped", default=None, help="Overrides TRENDING_TV_UPLOAD_GZIP.")
+@click.option("--lake", default=None, help="Overrides TRENDING_TV_LAKE.")
+@click.pass_context
+@guarded
+def upload(ctx: click.Context, now_text: str | None, gzipped: bool | None, lake: str | None) -> None:
+    """Upload every finished UTC hour not yet uploaded; exits 1 while any hour is left."""
+    from ingest_host.upload import run_upload
+
+    settings = _settings(ctx, upload_gzip=gzipped, lake=lake)
+    report = run_upload(settings, now=_parse_now(now_text))
+    click.echo(
+        f"uploaded {len(report.uploaded)} hour file(s); {report.left} hour(s) left; "
+        f"pruned {report.pruned_lines} line(s)"
+    )
+    if not report.ok:
+        first = report.failed[0] if report.failed else "?"
+        _fail(EXIT_FAILED, f"ingest-host upload: {report.left} hour(s) not uploaded (first: {first})")
+
+
+@main.command("fetch-tmdb")
+@click.option(
+    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="UTC day label (default today)."
+)
+@click.option("--lake", default=None, help="Overrides TRENDING_TV_LAKE.")
+@click.pass_context
+@guarded
+def fetch_tmdb_command(ctx: click.Context, day: datetime | None, lake: str | None) -> None:
+    """Snapshot TMDB /tv/{id} for every tracked show into tmdb_raw/ (exits 1 below the coverage threshold)."""
+    from ingest_host.tmdb_fetch import fetch_tmdb
+
+    settings = _settings(ctx, lake=lake)
+    settings.require("tmdb_api_key")
+    report = fetch_tmdb(settings, day=day.date() if day else None)
+    click.echo(
+        f"{report.key}: {len(report.fetched)}/{report.shows} shows ({report.coverage:.1%}); "
+        f"{len(report.not_found)} not found, {len(report.failed)} failed"
+    )
+    if report.coverage < settings.tmdb_min_coverage:
+        _fail(
+            EXIT_FAILED,
+            f"ingest-host fetch-tmdb: coverage {report.coverage:.1%} is below "
+            f"{settings.tmdb_min_coverage:.0%} (TRENDING_TV_TMDB_MIN_COVERAGE)",
+        )
+
+
+@main.command("refresh-shows")
+@click.option("--top", type=int, default=None, help="How many popular shows (TRENDING_TV_POPULAR_TOP_N).")
+@click.option("--dry-run", is_flag=True, help="Print the list instead of writing it.")
+@click.pass_context
+@guarded
+def refresh_shows_command(ctx: click.Context, top: int | None, dry_run: bool) -> None:
+    """Rebuild the tracked-show list from TMDB popular TV plus the checked-in overrides."""
+    from ingest_host.shows import refresh_shows
+
+    settings = _settings(ctx, popular_top_n=top)
+    settings.require("tmdb_api_key")
+    text, merged = refresh_shows(settings, dry_run=dry_run)
+    if dry_run:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"wrote {len(merged.shows)} shows to {settings.tracked_shows_url}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--sample", is_flag=True, help="Replay the project's deterministic sample generator.")
+@click.option(
+    "--start",
+    "start_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First UTC day of the sample (default the generator's own).",
+)
+@click.option("--days", type=int, default=None, help="How many days of sample.")
+@click.option(
+    "--speed",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Replay rate relative to the posts' own clock (0: as fast as possible).",
+)
+@click.pass_context
+@guarded
+def replay(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    sample: bool,
+    start_day: datetime | None,
+    days: int | None,
+    speed: float,
+) -> None:
+    """Feed the buffer from JSON Lines files (.json/.jsonl, optionally .gz) or the sample generator."""
+    from ingest_host.buffer import Buffer
+    from ingest_host.replay import iter_file_lines, replay_lines
+
+    if not files and not sample:
+        raise click.UsageError("give JSON Lines files or --sample")
+    settings = _settings(ctx)
+    stop = threading.Event()
+    _install_stop_handlers(stop)
+    total: dict[str, int] = {}
+    with Buffer(settings.buffer, settings.sqlite_synchronous) as buffer:
+        sources = [iter_file_lines(path) for path in files]
+        if sample:
+            sources.append(_sample_messages(start_day.date() if start_day else None, days))
+        for source in sources:
+            report = replay_lines(buffer, source, speed=speed, stop=stop)
+            for kind, n in report.by_kind.items():
+                total[kind] = total.get(kind, 0) + n
+    click.echo("replayed: " + json.dumps(total, sort_keys=True))
+
+
+def _sample_messages(start: date | None, days: int | None):
+    try:
+        from trending_tv.sample_lake import generator  # stdlib + ingest_host only
+    except ImportError as error:
+        raise ConfigError("--sample needs trending_tv.sample_lake.generator (not installed here)") from error
+    return generator.iter_stream_messages(**{k: v for k, v in {"start": start, "days": days}.items() if v})
+
+
+@main.command()
+@click.pass_context
+@guarded
+def status(ctx: click.Context) -> None:
+    """Print the settings (secrets as set/unset) and the buffer's counters."""
+    from ingest_host.buffer import Buffer
+
+    settings = _settings(ctx)
+    out: dict[str, Any] = {"settings": settings.describe()}
+    with Buffer(settings.buffer, settings.sqlite_synchronous) as buffer:
+        out["buffer"] = buffer.stats()
+    click.echo(json.dumps(out, indent=2, sort_keys=True, default=str))
+
+
+if __name__ == "__main__":
+    main()

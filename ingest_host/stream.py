@@ -1,0 +1,310 @@
+"""`ingest-host stream`: the X API v2 filtered stream (tweepy `StreamingClient`) into the buffer.
+
+- Rules are synced on start (rules.py).
+- `on_data` is overridden: the raw line is committed to the buffer first, then nothing else can
+  end the stream (tweepy's own parsing ends it on a missing rule tag, a created_at without
+  milliseconds, a post without text or a line that is not JSON: we never call it).
+- 401/403 stop the process at once with a clear message (tweepy would retry forever); 429 and
+  network errors are left to tweepy's backoff (X's published waits); an unexpected exception that
+  ends tweepy's loop is followed by a reconnect with our own backoff.
+- The hourly cap is spread over the hour: the hour is cut into slices and the stream pauses
+  (disconnects) once a slice's share is used, resuming at the next slice. The cap also shrinks to
+  keep the month within the post budget. Minutes connected are recorded per hour.
+- SIGTERM/SIGINT (the `stop` event) disconnect and return cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+from datetime import UTC, datetime
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, before_sleep_log, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from ingest_host.buffer import DUPLICATE, HOUR_MS, POST, Buffer, hour_of, now_ms
+from ingest_host.config import Settings
+from ingest_host.rules import build_rules, sync_rules
+from ingest_host.shows import load_tracked_shows
+
+log = logging.getLogger("ingest_host.stream")
+
+TWITTER_HOST = "https://api.twitter.com"
+EXPANSIONS = ["referenced_tweets.id"]
+TWEET_FIELDS = ["created_at", "entities", "note_tweet", "referenced_tweets", "lang"]
+
+
+class AuthError(RuntimeError):
+    """X refused the bearer token (401) or the app's access (403)."""
+
+
+class StorageError(RuntimeError):
+    """The buffer could not store a line: stop rather than pay for posts we cannot keep."""
+
+
+class _RewriteAdapter(HTTPAdapter):
+    """Send requests for `https://api.twitter.com` to the configured base URL, with a timeout."""
+
+    def __init__(self, base: str, timeout: float):
+        super().__init__()
+        self.base = base
+        self.default_timeout = timeout
+
+    def send(self, request, **kwargs):  # type: ignore[override]
+        if request.url.startswith(TWITTER_HOST) and self.base != TWITTER_HOST:
+            request.url = self.base + request.url[len(TWITTER_HOST) :]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().send(request, **kwargs)
+
+
+def mount_base_url(session: requests.Session, base: str, timeout: float) -> None:
+    session.mount(TWITTER_HOST, _RewriteAdapter(base.rstrip("/"), timeout))
+
+
+class CapGuard:
+    """Decides whether the stream may run now: hourly cap, its spread over slices, monthly budget."""
+
+    def __init__(self, buffer: Buffer, settings: Settings):
+        self.buffer = buffer
+        self.max_per_hour = settings.max_posts_per_hour
+        self.budget = settings.monthly_post_budget
+        self.slices = settings.slices_per_hour
+        self._hour: int | None = None
+        self._received = 0
+        self._cap = 0
+
+    @staticmethod
+    def _month_bounds(now: int) -> tuple[int, int]:
+        moment = datetime.fromtimestamp(now / 1000, tz=UTC)
+        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (
+            start.replace(year=start.year + 1, month=1)
+            if start.month == 12
+            else start.replace(month=start.month + 1)
+        )
+        return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+    def _refresh(self, now: int) -> None:
+        hour = hour_of(now)
+        if hour == self._hour:
+            return
+        month_start, month_end = self._month_bounds(now)
+        used_before = self.buffer.received_posts(month_start, hour)
+        hours_left = max(1, (month_end - hour) // HOUR_MS)
+        fair_share = max(0, self.budget - used_before) // hours_left
+        self._cap = min(self.max_per_hour, fair_share)
+        self._hour = hour
+        self._received = self.buffer.received_posts(hour, hour + HOUR_MS)
+
+    def cap(self, now: int) -> int:
+        self._refresh(now)
+        return self._cap
+
+    def note_post(self, now: int) -> None:
+        self._refresh(now)
+        self._received += 1
+
+    def quota_now(self, now: int) -> int:
+        """Posts allowed from the start of the hour to the end of the current slice."""
+        self._refresh(now)
+        slice_index = min(self.slices - 1, (now - self._hour) * self.slices // HOUR_MS)  # type: ignore[operator]
+        return math.ceil(self._cap * (slice_index + 1) / self.slices)
+
+    def resume_at(self, now: int) -> int | None:
+        """None when the stream may run now, else when it may resume (epoch ms)."""
+        self._refresh(now)
+        hour = self._hour
+        assert hour is not None
+        if self._received >= self._cap:
+            if self._cap > 0:
+                self.buffer.mark_cap_reached(hour, now, self._cap)
+            return hour + HOUR_MS
+        if self._received >= self.quota_now(now):
+            slice_ms = HOUR_MS // self.slices
+            return hour + ((now - hour) // slice_ms + 1) * slice_ms
+        return None
+
+
+class XStream(tweepy.StreamingClient):
+    """tweepy's StreamingClient with a defensive `on_data` writing to the buffer."""
+
+    def __init__(self, settings: Settings, buffer: Buffer, guard: CapGuard):
+        super().__init__(settings.require("x_bearer_token"), daemon=True, wait_on_rate_limit=False)
+        self.settings = settings
+        self.buffer = buffer
+        self.guard = guard
+        self.base = settings.x_api_url.rstrip("/")
+        mount_base_url(self.session, self.base, settings.http_timeout)
+        self.session.hooks["response"].append(self._remember_response)
+        self._response: requests.Response | None = None
+        self.reset()
+
+    # -- state shared with the supervising thread
+    def reset(self) -> None:
+        self.connected = False
+        self.pause_requested = False
+        self.fatal_status: int | None = None
+        self.crashed: BaseException | None = None
+        self.storage_error: BaseException | None = None
+
+    def _remember_response(self, response: requests.Response, *args, **kwargs) -> None:
+        if response.url.endswith("/stream") or "/stream?" in response.url:
+            self._response = response
+
+    def abort(self) -> None:
+        """Stop reading now (not at the next keep-alive): close the live response."""
+        self.disconnect()
+        response = self._response
+        if response is not None:
+            try:
+                response.raw._fp.fp.raw._sock.shutdown(2)  # type: ignore[union-attr]
+            except Exception:
+                with contextlib.suppress(Exception):
+                    response.close()
+
+    def _connect(self, method, endpoint, **kwargs):  # type: ignore[override]
+        self.session.headers["Authorization"] = f"Bearer {self.bearer_token}"
+        kwargs.setdefault("timeout", self.settings.stream_read_timeout)
+        url = f"{self.base}/2/tweets/{endpoint}/stream"
+        tweepy.streaming.BaseStream._connect(self, method, url, **kwargs)
+
+    # -- tweepy hooks
+    def on_connect(self) -> None:
+        self.connected = True
+        log.info("stream connected")
+
+    def on_data(self, raw_data: bytes) -> None:  # type: ignore[override]
+        try:
+            received = now_ms()
+            accepted = self.buffer.accept(raw_data, received)
+        except Exception as error:  # the buffer cannot store: stop streaming (nothing else may)
+            self.storage_error = error
+            self.disconnect()
+            return
+        try:
+            if accepted.kind in (POST, DUPLICATE):
+                self.guard.note_post(received)
+                if self.guard.resume_at(received) is not None:
+                    self.pause_requested = True
+                    self.disconnect()
+        except Exception:
+            log.exception("cap check failed (the line was stored)")
+
+    def on_keep_alive(self) -> None:
+        try:
+            self.buffer.count_keepalive()
+        except Exception:
+            log.exception("could not count a keep-alive")
+
+    def on_request_error(self, status_code: int) -> None:
+        if status_code in (401, 403):
+            self.fatal_status = status_code
+            self.disconnect()
+            return
+        log.warning("stream HTTP %s: tweepy backs off and reconnects", status_code)
+
+    def on_connection_error(self) -> None:
+        self.connected = False
+        log.warning("stream connection error: reconnecting with backoff")
+
+    def on_closed(self, response) -> None:
+        self.connected = False
+        log.warning("stream closed by the server: reconnecting")
+
+    def on_exception(self, exception: Exception) -> None:
+        self.crashed = exception
+        log.error("stream loop ended: %s: %s", type(exception).__name__, exception)
+
+    def on_disconnect(self) -> None:
+        self.connected = False
+
+
+_RETRYABLE = (
+    tweepy.TooManyRequests,
+    tweepy.TwitterServerError,
+    requests.ConnectionError,
+    requests.Timeout,
+)
+
+
+def _auth_message(status: int) -> str:
+    if status == 401:
+        return "X rejected the bearer token (HTTP 401 Unauthorized): check X_BEARER_TOKEN."
+    return (
+        "X refused access (HTTP 403 Forbidden): the app's access level does not include the "
+        "filtered stream, or the app is suspended."
+    )
+
+
+def sync_with_retries(client: XStream, settings: Settings) -> None:
+    shows = load_tracked_shows(settings)
+    desired = build_rules(list(shows), settings.rule_limit, settings.rule_max_chars)
+    retrying = Retrying(
+        stop=stop_after_attempt(settings.retry_attempts),
+        wait=wait_exponential(multiplier=settings.retry_wait, max=settings.retry_wait_max),
+        retry=retry_if_exception_type(_RETRYABLE),
+        before_sleep=before_sleep_log(log, logging.WARNING),
+        reraise=True,
+    )
+    try:
+        result = retrying(sync_rules, client, desired)
+    except tweepy.Unauthorized as error:
+        raise AuthError(_auth_message(401)) from error
+    except tweepy.Forbidden as error:
+        raise AuthError(_auth_message(403)) from error
+    log.info(
+        "rules synced for %d shows: %d added, %d deleted, %d kept, %d others' left alone",
+        len(shows),
+        result.added,
+        result.deleted,
+        result.kept,
+        result.foreign,
+    )
+
+
+def run_stream(settings: Settings, stop: threading.Event) -> None:
+    """Stream until `stop` is set. Raises AuthError (401/403) or StorageError."""
+    with Buffer(settings.buffer, settings.sqlite_synchronous) as buffer:
+        guard = CapGuard(buffer, settings)
+        client = XStream(settings, buffer, guard)
+        sync_with_retries(client, settings)
+        failures = 0
+        while not stop.is_set():
+            now = now_ms()
+            resume = guard.resume_at(now)
+            if resume is not None:
+                log.info(
+                    "cap: %d posts this hour (cap %d); paused until %s",
+                    guard._received,
+                    guard.cap(now),
+                    datetime.fromtimestamp(resume / 1000, tz=UTC).strftime("%H:%M:%S"),
+                )
+                stop.wait(max(0.05, (resume - now) / 1000))
+                continue
+            client.reset()
+            thread = client.filter(threaded=True, expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS)
+            while thread.is_alive() and not stop.is_set():
+                if client.pause_requested or client.fatal_status or client.storage_error:
+                    break
+                if client.connected:
+                    buffer.mark_minute(cap=guard.cap(now_ms()))
+                thread.join(0.2)
+            client.abort()
+            thread.join(settings.stop_timeout)
+            if client.fatal_status:
+                raise AuthError(_auth_message(client.fatal_status))
+            if client.storage_error:
+                raise StorageError(f"the buffer could not store a line: {client.storage_error}")
+            if client.crashed is not None and not stop.is_set():
+                failures += 1
+                wait = min(settings.retry_wait_max, settings.retry_wait * 2 ** (failures - 1))
+                log.warning("reconnecting in %.1f s", wait)
+                stop.wait(wait)
+            else:
+                failures = 0
+        log.info("stream stopped")
