@@ -1,0 +1,206 @@
+"""Raw stream lines -> one row per line with its kind and, for posts, the counted content
+(DESIGN, counting rules 2-4). Explicit schemas only: no inference, so a day without some nested
+field parses the same as any other (seed weakness 15).
+
+Kinds of line:
+- `keepalive`: blank or whitespace only;
+- `corrupt`: not one valid JSON value;
+- `post`: an X API v2 message with a `data` object, or a v1.1 status (an object with `created_at`
+  and `id_str`/`id`);
+- `invalid_post`: looks like a post but has no usable id or parseable `created_at`;
+- notices: `limit`, `delete`, `errors` (v2 errors without `data`), and `other` (any other valid JSON,
+  including JSON that is not an object or whose fields have unexpected types).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+KINDS = ("post", "invalid_post", "keepalive", "corrupt", "limit", "delete", "errors", "other")
+NOTICE_KINDS = ("limit", "delete", "errors", "other")
+
+_S = T.StringType()
+
+
+def _struct(**fields: T.DataType) -> T.StructType:
+    return T.StructType([T.StructField(name, dtype) for name, dtype in fields.items()])
+
+
+_V2_HASHTAGS = T.ArrayType(_struct(tag=_S))
+_V2_ENTITIES = _struct(hashtags=_V2_HASHTAGS)
+_V2_NOTE = _struct(text=_S, entities=_V2_ENTITIES)
+_V2_REFERENCES = T.ArrayType(_struct(type=_S, id=_S))
+# X renamed some schema fields in its 2026 OpenAPI (note_post, referenced_posts, includes.posts);
+# the wire format has not been seen to change, but both spellings are accepted.
+V2_POST = _struct(
+    id=_S,
+    text=_S,
+    created_at=_S,
+    entities=_V2_ENTITIES,
+    note_tweet=_V2_NOTE,
+    note_post=_V2_NOTE,
+    referenced_tweets=_V2_REFERENCES,
+    referenced_posts=_V2_REFERENCES,
+)
+_V1_ENTITIES = _struct(hashtags=T.ArrayType(_struct(text=_S)))
+_V1_EXTENDED = _struct(full_text=_S, entities=_V1_ENTITIES)
+_V1_CONTENT_FIELDS = dict(
+    id_str=_S, id=_S, created_at=_S, text=_S, full_text=_S, extended_tweet=_V1_EXTENDED, entities=_V1_ENTITIES
+)
+V1_STATUS = _struct(**_V1_CONTENT_FIELDS)
+
+RAW_LINE = _struct(
+    # v2 stream message
+    data=V2_POST,
+    includes=_struct(tweets=T.ArrayType(V2_POST), posts=T.ArrayType(V2_POST)),
+    errors=_S,  # kept as JSON text: only its presence matters
+    # v1.1 status object
+    **_V1_CONTENT_FIELDS,
+    timestamp_ms=_S,
+    retweeted_status=V1_STATUS,
+    # v1.1 notices, kept as JSON text
+    limit=_S,
+    delete=_S,
+    _corrupt_record=_S,
+)
+_JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"}
+
+# Timestamps: v2 ISO 8601 with or without milliseconds; v1.1 "Wed Oct 10 20:19:24 +0000 2018"
+# (Spark cannot parse the weekday name, so it is cut off first).
+_V2_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSS]X"
+_V1_TIME_FORMAT = "MMM dd HH:mm:ss Z yyyy"
+
+
+def read_raw_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """Read raw hourly files (JSON Lines, optionally .gz) as text: one row per line with the file
+    it came from and an ordinal that follows file order, then line order."""
+    if not paths:
+        return spark.createDataFrame([], "value string, source_file string, ordinal long")
+    lines = spark.read.text(sorted(paths))
+    return lines.select(
+        "value",
+        F.col("_metadata.file_path").alias("source_file"),
+        F.col("_metadata.file_block_start").alias("block_start"),
+        F.monotonically_increasing_id().alias("row_in_partition"),
+    )
+
+
+def _hashtag_tags(array: Column, field: str) -> Column:
+    return F.transform(F.coalesce(array, F.array()), lambda h: h[field])
+
+
+def _first(array: Column, predicate) -> Column:
+    return F.get(F.filter(array, predicate), 0)
+
+
+def _parse_time(value: Column, *, v1: bool) -> Column:
+    if v1:
+        return F.try_to_timestamp(F.substring(value, 5, 100), F.lit(_V1_TIME_FORMAT))
+    return F.try_to_timestamp(value, F.lit(_V2_TIME_FORMAT))
+
+
+def _v2_content(j: Column) -> tuple[Column, Column, Column, Column]:
+    """(post id, created_at, text, hashtags) of a v2 message (rule 4)."""
+    data = j["data"]
+    references = F.coalesce(data["referenced_tweets"], data["referenced_posts"], F.array())
+    retweeted_id = _first(references, lambda r: r["type"] == "retweeted")["id"]
+    includes = F.concat(
+        F.coalesce(j["includes"]["tweets"], F.array()), F.coalesce(j["includes"]["posts"], F.array())
+    )
+    original = _first(includes, lambda p: p["id"] == retweeted_id)
+    content = F.when(original.isNotNull(), original).otherwise(data)
+    note = F.coalesce(content["note_tweet"], content["note_post"])
+    own_tags = _hashtag_tags(content["entities"]["hashtags"], "tag")
+    note_tags = _hashtag_tags(note["entities"]["hashtags"], "tag")
+    has_note = note["text"].isNotNull()
+    text = F.when(has_note, note["text"]).otherwise(content["text"])
+    tags = F.when(has_note & (F.size(note_tags) > 0), note_tags).otherwise(own_tags)
+    return data["id"], _parse_time(data["created_at"], v1=False), text, tags
+
+
+def _v1_content(j: Column) -> tuple[Column, Column, Column, Column]:
+    """(post id, created_at, text, hashtags) of a v1.1 status (rule 4)."""
+    own = F.struct(*[j[name].alias(name) for name in _V1_CONTENT_FIELDS])
+    content = F.when(j["retweeted_status"].isNotNull(), j["retweeted_status"]).otherwise(own)
+    extended = content["extended_tweet"]
+    own_tags = _hashtag_tags(content["entities"]["hashtags"], "text")
+    extended_tags = _hashtag_tags(extended["entities"]["hashtags"], "text")
+    has_extended = extended["full_text"].isNotNull()
+    text = F.coalesce(extended["full_text"], content["full_text"], content["text"])
+    tags = F.when(has_extended & (F.size(extended_tags) > 0), extended_tags).otherwise(own_tags)
+    created = F.coalesce(
+        _parse_time(j["created_at"], v1=True),
+        F.timestamp_millis(j["timestamp_ms"].try_cast("long")),
+    )
+    return F.coalesce(j["id_str"], j["id"]), created, text, tags
+
+
+def _is_one_json_value(value: Column) -> Column:
+    """True when the line is exactly one valid JSON value (wrapping it as a field value makes
+    anything else, such as a truncated or doubled object, fail to parse)."""
+    wrapped = F.from_json(
+        F.concat(F.lit('{"v":'), value, F.lit("}")),
+        "v string, _c string",
+        {
+            "mode": "PERMISSIVE",
+            "columnNameOfCorruptRecord": "_c",
+        },
+    )
+    return wrapped["_c"].isNull()
+
+
+def parse_lines(lines: DataFrame) -> DataFrame:
+    """Classify each raw line and extract the counted content of posts.
+
+    Returns columns: kind, post_id, created_at (timestamp), date (UTC date, independent of the
+    session time zone), text, hashtags (array<string>), source_file, block_start, row_in_partition.
+    """
+    j = F.from_json("value", RAW_LINE, _JSON_OPTIONS)
+    parsed = lines.withColumn("j", j)
+    j = F.col("j")
+    v2_id, v2_time, v2_text, v2_tags = _v2_content(j)
+    v1_id, v1_time, v1_text, v1_tags = _v1_content(j)
+    is_v2 = j["data"].isNotNull()
+    v1_id_present = F.coalesce(j["id_str"], j["id"]).isNotNull()
+    is_v1 = ~is_v2 & v1_id_present & (j["created_at"].isNotNull() | j["text"].isNotNull())
+    post_id = F.when(is_v2, v2_id).when(is_v1, v1_id)
+    created_at = F.when(is_v2, v2_time).when(is_v1, v1_time)
+    usable = F.coalesce(F.trim(post_id) != "", F.lit(False)) & created_at.isNotNull()
+    # Concatenated objects ("} {") parse as their first object; send them through the validity test.
+    suspicious = j["_corrupt_record"].isNotNull() | F.col("value").rlike(r"\}\s*\{")
+    kind = (
+        F.when(F.trim("value") == "", "keepalive")
+        .when(suspicious & ~_is_one_json_value(F.col("value")), "corrupt")
+        .when(j["_corrupt_record"].isNotNull(), "other")
+        .when(is_v2 | is_v1, F.when(usable, "post").otherwise("invalid_post"))
+        .when(j["limit"].isNotNull(), "limit")
+        .when(j["delete"].isNotNull(), "delete")
+        .when(j["errors"].isNotNull(), "errors")
+        .otherwise("other")
+    )
+    is_post = kind == "post"
+    return parsed.select(
+        kind.alias("kind"),
+        F.when(is_post, post_id).alias("post_id"),
+        F.when(is_post, created_at).alias("created_at"),
+        F.when(is_post, F.date_from_unix_date(F.floor(F.unix_seconds(created_at) / 86400).cast("int"))).alias(
+            "date"
+        ),
+        F.when(is_post, F.when(is_v2, v2_text).otherwise(v1_text)).alias("text"),
+        F.when(is_post, F.when(is_v2, v2_tags).otherwise(v1_tags)).alias("hashtags"),
+        "source_file",
+        "block_start",
+        "row_in_partition",
+    )
+
+
+def first_deliveries(posts: DataFrame) -> DataFrame:
+    """Keep one row per post id: the first delivery in file order, then line order (rule 3)."""
+    order = F.struct("source_file", "block_start", "row_in_partition")
+    return (
+        posts.groupBy("post_id")
+        .agg(F.min_by(F.struct("date", "text", "hashtags"), order).alias("first"))
+        .select("post_id", "first.date", "first.text", "first.hashtags")
+    )
