@@ -176,7 +176,15 @@ class XStream(tweepy.StreamingClient):
     # -- tweepy hooks
     def on_connect(self) -> None:
         self.connected = True
+        self._mark()
         log.info("stream connected")
+
+    def _mark(self, at: int | None = None) -> None:
+        at = now_ms() if at is None else at
+        try:
+            self.buffer.mark_minute(at, cap=self.guard.cap(at))
+        except Exception:
+            log.exception("could not record coverage")
 
     def on_data(self, raw_data: bytes) -> None:  # type: ignore[override]
         try:
@@ -187,6 +195,7 @@ class XStream(tweepy.StreamingClient):
             self.disconnect()
             return
         try:
+            self._mark(received)
             if accepted.kind in (POST, DUPLICATE):
                 self.guard.note_post(received)
                 if self.guard.resume_at(received) is not None:
@@ -198,6 +207,7 @@ class XStream(tweepy.StreamingClient):
     def on_keep_alive(self) -> None:
         try:
             self.buffer.count_keepalive()
+            self._mark()
         except Exception:
             log.exception("could not count a keep-alive")
 
@@ -210,7 +220,8 @@ class XStream(tweepy.StreamingClient):
 
     def on_connection_error(self) -> None:
         self.connected = False
-        log.warning("stream connection error: reconnecting with backoff")
+        if self.running:
+            log.warning("stream connection error: reconnecting with backoff")
 
     def on_closed(self, response) -> None:
         self.connected = False
@@ -292,7 +303,7 @@ def run_stream(settings: Settings, stop: threading.Event) -> None:
                 if client.pause_requested or client.fatal_status or client.storage_error:
                     break
                 if client.connected:
-                    buffer.mark_minute(cap=guard.cap(now_ms()))
+                    client._mark()
                 thread.join(0.2)
             client.abort()
             thread.join(settings.stop_timeout)

@@ -1,0 +1,244 @@
+"""`ingest-host stream` with the real tweepy StreamingClient against a local X API v2 server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+from ingest_host.buffer import HOUR_MS, Buffer
+from ingest_host.config import load_settings
+from ingest_host.rules import build_rules, is_ours
+from ingest_host.stream import CapGuard, run_stream
+from ingest_host.tracked_shows import TrackedShow
+from trending_tv_tests.ingest_host.conftest import child_env, ingest_host_cmd, run_cli
+from trending_tv_tests.ingest_host.servers import BEARER, FakeX, utc, v2_post, wait_for
+
+
+def _start(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        ingest_host_cmd("stream"),
+        env=child_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stored_ids(path: str) -> set[str]:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return {r[0] for r in db.execute("SELECT post_id FROM lines WHERE post_id IS NOT NULL")}
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # not created yet
+        return set()
+
+
+def _counts(path: str) -> dict[str, int]:
+    with sqlite3.connect(path) as db:
+        return {k: n for k, n in db.execute("SELECT kind, SUM(n) FROM counts GROUP BY kind")}
+
+
+def test_stream_syncs_rules_stores_every_message_and_stops_on_sigterm(env):
+    with FakeX() as x:
+        x.rules["5"] = ("from:someone", "other-app")  # another app's rule: left alone
+        x.rules["6"] = ("#Stale", "999")  # our stale rule: deleted
+        x.rules_statuses = [429]  # the first rules call is rate limited: retried with backoff
+        env["TRENDING_TV_X_API_URL"] = x.url
+        proc = _start(env)
+        try:
+            exact_hour = utc(2024, 1, 1, 11, 0, 0)
+            x.feed(
+                v2_post(1, utc(2024, 1, 1, 10, 59, 59, 999000)),
+                v2_post(2, exact_hour),
+                v2_post(2, exact_hour),  # redelivery: counted, stored once
+                b"",  # keep-alive
+                b"__close__",  # the server drops the connection: tweepy reconnects
+                v2_post(3, utc(2024, 1, 1, 12)),
+            )
+            assert wait_for(lambda: len(x.sent) >= 4 and x.connects >= 2, 15)
+            assert wait_for(lambda: _stored_ids(env["TRENDING_TV_BUFFER"]) == {"1", "2", "3"}, 10)
+            proc.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            assert proc.wait(10) == 0
+            assert time.monotonic() - started < 5
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        out, err = proc.communicate()
+    counts = _counts(env["TRENDING_TV_BUFFER"])
+    assert counts["post"] == 3 and counts["duplicate"] == 1
+    tags = {tag: value for value, tag in x.rules.values()}
+    assert tags["other-app"] == "from:someone" and "999" not in tags
+    assert tags["82856"] == '#TheMandalorian OR #Mandalorian OR "The Mandalorian"'
+    assert tags["2734"].startswith('#SVU OR "Law & Order: Special Victims Unit"')
+    params = x.params[0]
+    assert params["expansions"] == ["referenced_tweets.id"]
+    assert set(params["tweet.fields"][0].split(",")) >= {
+        "created_at",
+        "entities",
+        "note_tweet",
+        "referenced_tweets",
+        "lang",
+    }
+    assert BEARER not in out + err
+    assert "stream stopped" in err
+
+
+def test_ten_thousand_malformed_lines_are_counted_and_the_stream_lives(env):
+    bad = [
+        b"not json at all",
+        b'{"data":{"id":"1',  # cut off
+        b'{"data":{"id":"7","text":"x","created_at":"2024-01-01T10:00:00.000Z"},"matching_rules":[{"id":"9"}]}',
+        b'{"data":{"id":"8","text":"x","created_at":"2024-01-01T10:00:00Z"}}',  # no milliseconds
+        b'{"data":{"id":"9","created_at":"2024-01-01T10:00:00.000Z"}}',  # no text
+        b'{"data":{"text":"no id"}}',
+        b'{"errors":[{"title":"operational-disconnect"}]}',
+        b"[1,2,3]",
+        b'{"limit":{"track":5}}',
+        b"\xff\xfe\x00garbage",
+    ]
+    with FakeX() as x:
+        env["TRENDING_TV_X_API_URL"] = x.url
+        proc = _start(env)
+        try:
+            for i in range(10_000):
+                x.lines.put(bad[i % len(bad)])
+            x.feed(v2_post(424242, utc(2024, 1, 1, 10, 30)))
+            assert wait_for(lambda: "424242" in _stored_ids(env["TRENDING_TV_BUFFER"]), 60)
+            assert proc.poll() is None  # alive
+            assert x.connects == 1  # never dropped the connection
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    counts = _counts(env["TRENDING_TV_BUFFER"])
+    with sqlite3.connect(env["TRENDING_TV_BUFFER"]) as db:
+        stored = db.execute("SELECT COUNT(*) FROM lines").fetchone()[0]
+    # posts 7, 8, 9 are real posts (id + created_at): tweepy would have died on each; we store them once
+    assert counts["post"] == 3 + 1 and counts["duplicate"] == 3 * 1000 - 3
+    not_posts = {k: v for k, v in counts.items() if k not in ("post", "duplicate", "keepalive")}
+    assert sum(not_posts.values()) == 7_000
+    assert not_posts == {"corrupt": 3000, "unusable_post": 1000, "other": 1000, "errors": 1000, "limit": 1000}
+    assert stored == 7_000 + 4  # every non-post line kept as received; each post once
+
+
+def test_401_on_the_rules_call_exits_fast_with_a_clear_message(env):
+    with FakeX(token="the-real-token") as x:
+        env["TRENDING_TV_X_API_URL"] = x.url
+        started = time.monotonic()
+        result = run_cli(env, "stream", timeout=30)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 3
+    assert elapsed < 5, elapsed
+    assert "401" in result.stderr and "X_BEARER_TOKEN" in result.stderr
+    assert BEARER not in result.stdout + result.stderr
+
+
+def test_401_on_the_stream_connect_exits_fast(env):
+    with FakeX() as x:
+        x.stream_statuses = [401]
+        env["TRENDING_TV_X_API_URL"] = x.url
+        started = time.monotonic()
+        result = run_cli(env, "stream", timeout=30)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 3 and elapsed < 5, (result.returncode, elapsed)
+    assert "401 Unauthorized" in result.stderr
+
+
+def test_missing_token_is_a_config_error(env):
+    env.pop("X_BEARER_TOKEN")
+    result = run_cli(env, "stream")
+    assert result.returncode == 2 and "X_BEARER_TOKEN is not set" in result.stderr
+
+
+def test_hourly_cap_pauses_the_stream_and_keeps_posts_already_sent(env, monkeypatch):
+    with FakeX() as x:
+        monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
+        monkeypatch.setenv("TRENDING_TV_MAX_POSTS_PER_HOUR", "5")
+        monkeypatch.setenv("TRENDING_TV_SLICES_PER_HOUR", "1")
+        settings = load_settings()
+        now = utc(2024, 1, 1, 10, 30)
+        # seven posts arrive in one burst: the stream pauses after the fifth, the sixth and seventh
+        # were already delivered (paid for) and are kept
+        x.feed(*(v2_post(i, now) for i in range(1, 8)))
+        stop = threading.Event()
+        thread = threading.Thread(target=run_stream, args=(settings, stop))
+        thread.start()
+        try:
+            assert wait_for(lambda: len(x.sent) >= 7, 10)
+            assert wait_for(lambda: len(_stored_ids(settings.buffer)) >= 5, 10)
+            time.sleep(0.5)
+            connects = x.connects
+        finally:
+            stop.set()
+            thread.join(10)
+    assert not thread.is_alive()
+    assert connects == 1  # paused for the rest of the hour: no reconnect
+    stored = _stored_ids(settings.buffer)
+    assert {"1", "2", "3", "4", "5"} <= stored
+    with Buffer(settings.buffer) as buffer:
+        hour = int(time.time() * 1000) // HOUR_MS * HOUR_MS
+        minutes, cap, reached = buffer.coverage(hour)
+    assert cap == 5 and reached is not None and minutes > 0
+
+
+def test_cap_guard_spreads_the_hour_and_respects_the_monthly_budget(env, monkeypatch):
+    monkeypatch.setenv("TRENDING_TV_MAX_POSTS_PER_HOUR", "1200")
+    monkeypatch.setenv("TRENDING_TV_SLICES_PER_HOUR", "12")
+    settings = load_settings()
+    start = int(utc(2024, 4, 1, 0).timestamp() * 1000)
+    with Buffer(settings.buffer) as buffer:
+        guard = CapGuard(buffer, settings)
+        assert guard.cap(start) == 1200
+        # 100 posts in the first 5-minute slice: paused until 00:05
+        for _ in range(100):
+            buffer.accept(v2_post(len(str(_)) + _ * 7 + 1, utc(2024, 4, 1, 0, 1)), start + 60_000)
+            guard.note_post(start + 60_000)
+        assert guard.resume_at(start + 60_000) == start + 5 * 60_000
+        assert guard.resume_at(start + 5 * 60_000) is None
+    monkeypatch.setenv("TRENDING_TV_MONTHLY_POST_BUDGET", str(720 * 10))  # 30 days x 24 h x 10
+    with Buffer(settings.buffer + "2") as buffer:
+        guard = CapGuard(buffer, load_settings())
+        assert guard.cap(start) == 10
+
+
+def test_rules_fit_the_tier_limits():
+    shows = [TrackedShow(i, f"Show number {i}", (f"#Show{i}",), (f"alias {i}",)) for i in range(1, 31)]
+    one_each = build_rules(shows, rule_limit=1000, max_chars=1024)
+    assert len(one_each) == 30 and all(is_ours(r.tag) for r in one_each)
+    packed = build_rules(shows, rule_limit=5, max_chars=512)
+    assert len(packed) <= 5 and all(len(r.value) <= 512 for r in packed)
+    assert sorted(int(t) for r in packed for t in r.tag.split("|")) == list(range(1, 31))
+    long = TrackedShow(7, "A" * 40, ("#Tag",), tuple("alias " + "b" * 30 + str(i) for i in range(10)))
+    (rule,) = build_rules([long], rule_limit=10, max_chars=120)
+    assert len(rule.value) <= 120 and rule.value.startswith("#Tag OR ")
+    assert not is_ours("other-app") and not is_ours(None) and is_ours("12|34")
+
+
+def test_stream_messages_are_stored_byte_exact(env, monkeypatch):
+    line = json.dumps(
+        {"data": {"id": "77", "text": "caf\u00e9 &amp; #Got", "created_at": "2024-01-01T10:00:00.5Z"}},
+        ensure_ascii=False,
+    ).encode()
+    with FakeX() as x:
+        monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
+        settings = load_settings()
+        x.feed(line)
+        stop = threading.Event()
+        thread = threading.Thread(target=run_stream, args=(settings, stop))
+        thread.start()
+        try:
+            assert wait_for(lambda: "77" in _stored_ids(settings.buffer), 10)
+        finally:
+            stop.set()
+            thread.join(10)
+    with sqlite3.connect(settings.buffer) as db:
+        (raw,) = db.execute("SELECT raw FROM lines WHERE post_id = '77'").fetchone()
+    assert raw == line
