@@ -162,9 +162,10 @@ class _XHandler(_Quiet):
         try:
             while not x.closing:
                 try:
-                    item = x.lines.get(timeout=x.keepalive_interval)
+                    item = x.lines.get(block=not x.source, timeout=x.keepalive_interval)
                 except queue.Empty:
-                    item = x.source() if x.source else b""
+                    source = x.source
+                    item = source() if source else b""
                     if item is None:
                         item = b""
                 if item == b"__close__":  # the server ends the connection (tweepy reconnects)
