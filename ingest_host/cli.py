@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -171,16 +171,7 @@ def refresh_shows_command(ctx: click.Context, top: int | None, dry_run: bool) ->
 
 
 @main.command()
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option("--sample", is_flag=True, help="Replay the project's deterministic sample generator.")
-@click.option(
-    "--start",
-    "start_day",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="First UTC day of the sample (default the generator's own).",
-)
-@click.option("--days", type=int, default=None, help="How many days of sample.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--speed",
     type=float,
@@ -190,41 +181,21 @@ def refresh_shows_command(ctx: click.Context, top: int | None, dry_run: bool) ->
 )
 @click.pass_context
 @guarded
-def replay(
-    ctx: click.Context,
-    files: tuple[str, ...],
-    sample: bool,
-    start_day: datetime | None,
-    days: int | None,
-    speed: float,
-) -> None:
-    """Feed the buffer from JSON Lines files (.json/.jsonl, optionally .gz) or the sample generator."""
+def replay(ctx: click.Context, files: tuple[str, ...], speed: float) -> None:
+    """Feed the buffer from JSON Lines files (stream messages, optionally .gz), as `stream` would."""
     from ingest_host.buffer import Buffer
     from ingest_host.replay import iter_file_lines, replay_lines
 
-    if not files and not sample:
-        raise click.UsageError("give JSON Lines files or --sample")
     settings = _settings(ctx)
     stop = threading.Event()
     _install_stop_handlers(stop)
     total: dict[str, int] = {}
     with Buffer(settings.buffer, settings.sqlite_synchronous) as buffer:
-        sources = [iter_file_lines(path) for path in files]
-        if sample:
-            sources.append(_sample_messages(start_day.date() if start_day else None, days))
-        for source in sources:
-            report = replay_lines(buffer, source, speed=speed, stop=stop)
+        for path in files:
+            report = replay_lines(buffer, iter_file_lines(path), speed=speed, stop=stop)
             for kind, n in report.by_kind.items():
                 total[kind] = total.get(kind, 0) + n
     click.echo("replayed: " + json.dumps(total, sort_keys=True))
-
-
-def _sample_messages(start: date | None, days: int | None):
-    try:
-        from trending_tv.sample_lake import generator  # stdlib + ingest_host only
-    except ImportError as error:
-        raise ConfigError("--sample needs trending_tv.sample_lake.generator (not installed here)") from error
-    return generator.iter_stream_messages(**{k: v for k, v in {"start": start, "days": days}.items() if v})
 
 
 @main.command()

@@ -6,6 +6,8 @@ import gzip
 import json
 import socket
 
+import pytest
+
 from ingest_host.buffer import Buffer
 from ingest_host.config import load_settings
 from ingest_host.lake import Lake
@@ -107,6 +109,7 @@ def _dead_endpoint() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
+@pytest.mark.slow
 def test_s3_unreachable_for_hours_then_every_hour_lands_once(env):
     """Hourly cron runs while S3 is down exit 1 and upload nothing; the first run after it returns
     uploads every hour (posts and empty hours), each post exactly once."""
