@@ -61,7 +61,9 @@ def v2_post(
     return json.dumps(message, ensure_ascii=False)
 
 
-def v2_object(post_id: str, text: str, hashtags: tuple[str, ...] = (), created_at: str = "2020-11-20T00:00:00.000Z"):
+def v2_object(
+    post_id: str, text: str, hashtags: tuple[str, ...] = (), created_at: str = "2020-11-20T00:00:00.000Z"
+):
     return {
         "id": post_id,
         "text": text,
@@ -134,7 +136,9 @@ def write_day_dimensions(lake: Lake, day: date, shows=SHOWS) -> None:
     lake.write_text(layout.tmdb_day_key(day), "\n".join(json.dumps(tmdb_record(s)) for s in shows) + "\n")
 
 
-def write_hour(lake: Lake, day: date, hour: int, lines: list[str], *, newline: str = "\n", end: str = "\n") -> str:
+def write_hour(
+    lake: Lake, day: date, hour: int, lines: list[str], *, newline: str = "\n", end: str = "\n"
+) -> str:
     key = layout.tweet_hour_key(datetime.combine(day, datetime.min.time()) + timedelta(hours=hour))
     lake.write_text(key, newline.join(lines) + (end if lines else ""))
     return key

@@ -85,52 +85,66 @@ def compute_tweet_stat(
         raise ValueError("compute_tweet_stat needs at least one day")
     parsed = parse_lines(read_raw_lines(spark, list(raw_paths))).cache()
     try:
-        line_counts = {kind: 0 for kind in KINDS}
-        line_counts.update({r["kind"]: r["count"] for r in parsed.groupBy("kind").count().collect()})
+        # Action 1: lines by kind, and deliveries of posts by date.
+        line_counts = dict.fromkeys(KINDS, 0)
+        delivered: dict[date, int] = {}
+        for r in parsed.groupBy("kind", "date").count().collect():
+            line_counts[r["kind"]] += r["count"]
+            if r["kind"] == "post" and r["date"] in shows_by_day:
+                delivered[r["date"]] = r["count"]
 
         day_set = F.array(*[F.lit(d) for d in days])
         posts = parsed.where((F.col("kind") == "post") & F.array_contains(day_set, F.col("date")))
-        delivered = {r["date"]: r["count"] for r in posts.groupBy("date").count().collect()}
-        unique = first_deliveries(posts)
-
         matchers = _matchers_by_day(shows_by_day)
         match_udf = F.udf(lambda day, text, tags: matchers[day].match(text, tags), _MATCHES, useArrow=True)
-        matched = unique.select("post_id", "date", match_udf("date", "text", "hashtags").alias("m")).cache()
-        per_post_show = matched.select(
-            "date",
-            F.explode(F.array_union(F.col("m.hashtag_ids"), F.col("m.text_ids"))).alias("id"),
-            "m.hashtag_ids",
-            "m.text_ids",
+        matched = (
+            first_deliveries(posts).select("date", match_udf("date", "text", "hashtags").alias("m")).cache()
         )
-        counts = per_post_show.groupBy("date", "id").agg(
-            F.count_if(F.array_contains("hashtag_ids", F.col("id"))).alias("hashtag_count"),
-            F.count_if(F.array_contains("text_ids", F.col("id"))).alias("text_count"),
-            F.count("*").alias("tweet_count"),
+        counts = (
+            matched.select(
+                "date",
+                F.explode(F.array_union(F.col("m.hashtag_ids"), F.col("m.text_ids"))).alias("id"),
+                "m.hashtag_ids",
+                "m.text_ids",
+            )
+            .groupBy("date", "id")
+            .agg(
+                F.count_if(F.array_contains("hashtag_ids", F.col("id"))).alias("hashtag_count"),
+                F.count_if(F.array_contains("text_ids", F.col("id"))).alias("text_count"),
+                F.count("*").alias("tweet_count"),
+            )
         )
+        posts_per_day = matched.groupBy("date").agg(F.count("*").alias("posts_that_day"))
         tracked = spark.createDataFrame(
             [(show.id, day) for day in days for show in shows_by_day[day]], "id long, date date"
         )
         zero = F.lit(0).cast("long")
-        rows = (
+        # Action 2: the table, with each day's number of distinct posts riding along.
+        collected = (
             tracked.join(counts, ["date", "id"], "left")
+            .join(posts_per_day, ["date"], "left")
             .select(
                 "id",
                 "date",
                 *[F.coalesce(F.col(c).cast("long"), zero).alias(c) for c in COUNT_COLUMNS],
+                F.coalesce("posts_that_day", zero).alias("posts_that_day"),
             )
             .orderBy("date", "id")
             .collect()
         )
-        unique_per_day = {r["date"]: r["count"] for r in matched.groupBy("date").count().collect()}
         matched.unpersist()
     finally:
         parsed.unpersist()
-    posts_in_days = {d: unique_per_day.get(d, 0) for d in days}
+    posts_in_days = dict.fromkeys(days, 0)
+    rows = []
+    for r in collected:
+        posts_in_days[r["date"]] = r["posts_that_day"]
+        rows.append({k: r[k] for k in ("id", "date", *COUNT_COLUMNS)})
     # The table is small (shows x days): built from collected rows it carries the exact schema.
-    table = spark.createDataFrame(rows, TWEET_STAT_SCHEMA)
+    table = spark.createDataFrame([tuple(r.values()) for r in rows], TWEET_STAT_SCHEMA)
     return TweetStatResult(
         table=table,
-        rows=[r.asDict() for r in rows],
+        rows=rows,
         line_counts=line_counts,
         posts_in_days=posts_in_days,
         duplicates_dropped=sum(delivered.values()) - sum(posts_in_days.values()),
