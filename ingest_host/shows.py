@@ -69,18 +69,22 @@ def write_location(url: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def load_tracked_shows(settings: Settings) -> TrackedShowList:
+def read_tracked_bytes(settings: Settings) -> bytes:
+    """The current tracked list's bytes, or a TrackedShowsError saying how to create it."""
     url = settings.tracked_shows_url
     try:
-        data = read_location(url)
-    except (FileNotFoundError, OSError) as error:
+        return read_location(url)
+    except OSError as error:
         raise TrackedShowsError(
             f"tracked-show list {url} cannot be read ({type(error).__name__}): run "
             "`ingest-host refresh-shows` or set TRENDING_TV_TRACKED_SHOWS"
         ) from error
     except Exception as error:  # S3 errors
         raise TrackedShowsError(f"tracked-show list {url} cannot be read: {error}") from error
-    return parse_tracked_shows(data.decode("utf-8"))
+
+
+def load_tracked_shows(settings: Settings) -> TrackedShowList:
+    return parse_tracked_shows(read_tracked_bytes(settings).decode("utf-8"))
 
 
 @dataclass

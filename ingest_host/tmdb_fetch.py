@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from ingest_host.config import Settings
 from ingest_host.lake import Lake
 from ingest_host.layout import tmdb_day_key, tmdb_day_stats_key, tracked_shows_day_key
-from ingest_host.shows import read_location
+from ingest_host.shows import read_tracked_bytes
 from ingest_host.tmdb_client import TmdbClient, TmdbNotFound, one_line
 from ingest_host.tracked_shows import parse_tracked_shows
 from ingest_host.upload import verify_object
@@ -47,7 +47,7 @@ def fetch_tmdb(settings: Settings, day: date | None = None, lake: Lake | None = 
     """Fetch, write and report one day. Raises TmdbAuthError on a 401 before writing anything."""
     day = day or datetime.now(UTC).date()
     lake = lake or Lake.from_url(settings.lake)
-    tracked_bytes = read_location(settings.tracked_shows_url)
+    tracked_bytes = read_tracked_bytes(settings)
     shows = parse_tracked_shows(tracked_bytes.decode("utf-8"))
     client = TmdbClient(settings)
     report = FetchReport(day, shows=len(shows))

@@ -130,3 +130,9 @@ def test_merge_and_derivation_rules():
     # the overridden #Dark of the pinned show is reserved first; the derived duplicates are skipped
     assert [s.id for s in merged.shows] == [9]
     assert len(merged.warnings) == 3
+
+
+def test_a_missing_tracked_list_is_a_clear_config_error(env, tmp_path):
+    (tmp_path / "tracked_shows.csv").unlink()
+    result = run_cli(env, "fetch-tmdb")
+    assert result.returncode == 2 and "run `ingest-host refresh-shows`" in result.stderr
