@@ -122,9 +122,7 @@ class LocalLake(Lake):
                 if not key.startswith(prefix) or ".tmp-" in name:
                     continue
                 stat = os.stat(os.path.join(dirpath, name))
-                found.append(
-                    LakeObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=UTC))
-                )
+                found.append(LakeObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=UTC)))
         return sorted(found, key=lambda o: o.key)
 
     def exists(self, key: str) -> bool:
@@ -213,9 +211,7 @@ class S3Lake(Lake):
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)):
             for item in page.get("Contents", []):
-                yield LakeObject(
-                    self._rel(item["Key"]), item["Size"], item["LastModified"], item.get("ETag")
-                )
+                yield LakeObject(self._rel(item["Key"]), item["Size"], item["LastModified"], item.get("ETag"))
 
     def list(self, prefix: str = "") -> list[LakeObject]:
         return sorted(self.iter_list(prefix), key=lambda o: o.key)

@@ -118,9 +118,7 @@ def parse_tracked_shows(text: str) -> TrackedShowList:
             seen_phrases.add(normalize_text(alias))
             aliases.append(alias)
         raw_cells = (row.get("hashtags") or "") + (row.get("aliases") or "")
-        if raw_cells != raw_cells.strip() or any(
-            p != p.strip() for p in raw_cells.split(SEPARATOR)
-        ):
+        if raw_cells != raw_cells.strip() or any(p != p.strip() for p in raw_cells.split(SEPARATOR)):
             repairs.append(f"line {line}: trimmed spaces around hashtags/aliases of show {show_id}")
         shows.append(TrackedShow(show_id, name, tuple(hashtags), tuple(aliases)))
     if problems:
