@@ -1,0 +1,184 @@
+"""The tweet slice through Dagster: materialize() of raw_tweets, raw_tmdb, tvshows and tweet_stat
+on small lakes with local resources, plus the definitions-load check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from dagster import DagsterInstance, ResourceDefinition, materialize
+from dagster_pyspark import LazyPySparkResource
+
+from ingest_host.lake import Lake
+from trending_tv.assets.dimensions import tvshows
+from trending_tv.assets.facts import tweet_stat
+from trending_tv.assets.raw import raw_tmdb, raw_tweets
+from trending_tv.resources.lake import LakeResource
+from trending_tv.resources.spark import local_spark_config
+from trending_tv_tests.lake_fixtures import SHOWS, tiny_lake, write_day_dimensions, write_hour
+
+SLICE = [raw_tweets, raw_tmdb, tvshows, tweet_stat]
+DAY = "2020-11-23"
+
+
+def resources(lake_root: Path, spark_config: dict | None = None) -> dict:
+    return {
+        "lake": LakeResource(url=str(lake_root)),
+        "pyspark": LazyPySparkResource(spark_config=spark_config or local_spark_config(2, 4)),
+        "pyspark_step_launcher": ResourceDefinition.none_resource(),
+    }
+
+
+def table_rows(root: Path, table: str, day: str) -> tuple[list[Path], list[dict]]:
+    y, m, d = day.split("-")
+    files = sorted((root / "analytics" / table / f"year={y}" / f"month={m}" / f"day={d}").glob("*.parquet"))
+    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    return files, sorted(rows, key=lambda r: r["id"])
+
+
+def materialization(result, key: str):
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
+    return event.materialization
+
+
+def test_slice_materializes_one_partition_with_metadata_and_checks(spark, tmp_path):
+    root = tmp_path / "lake"
+    tiny_lake(root)
+    result = materialize(SLICE, resources=resources(root), partition_key=DAY)
+    assert result.success
+
+    files, rows = table_rows(root, "tweet_stat", DAY)
+    assert [f.name for f in files] == ["part-00000.snappy.parquet"]
+    schema = pq.read_schema(files[0])
+    assert [(f.name, str(f.type)) for f in schema] == [
+        ("id", "int64"),
+        ("date", "date32[day]"),
+        ("hashtag_count", "int64"),
+        ("text_count", "int64"),
+        ("tweet_count", "int64"),
+    ]
+    assert len(rows) == len(SHOWS)
+    by_id = {r["id"]: (r["hashtag_count"], r["text_count"], r["tweet_count"]) for r in rows}
+    assert by_id == {1: (0, 1, 1), 2: (0, 1, 1), 3: (0, 1, 1), 4: (0, 0, 0), 5: (0, 0, 0), 6: (1, 0, 1)}
+
+    meta = materialization(result, "tweet_stat").metadata
+    assert meta["dagster/row_count"].value == len(SHOWS)
+    assert meta["posts_counted"].value == 2
+    assert meta["corrupt_lines"].value == 1
+    assert meta["keepalives_skipped"].value == 1
+    assert meta["notices_by_kind"].value == {"limit": 1, "delete": 0, "errors": 0, "other": 0}
+    raw_meta = materialization(result, "raw_tweets").metadata
+    assert (raw_meta["files"].value, raw_meta["hours_present"].value, raw_meta["lines"].value) == (24, 24, 5)
+    assert (root / "manifests/tweet_raw/2020/11/23/manifest.json").is_file()
+
+    evaluations = {
+        (e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()
+    }
+    assert evaluations == {
+        ("raw_tweets", "raw_data_landed"): True,
+        ("raw_tweets", "all_24_hours_present"): True,
+        ("raw_tmdb", "raw_data_landed"): True,
+        ("tweet_stat", "one_row_per_tracked_show"): True,
+        ("tweet_stat", "unique_id_date"): True,
+        ("tweet_stat", "counts_consistent"): True,
+    }
+
+
+def test_rerun_replaces_the_partition_with_an_identical_table(spark, tmp_path):
+    root = tmp_path / "lake"
+    tiny_lake(root)
+    assert materialize(SLICE, resources=resources(root), partition_key=DAY).success
+    first_files, first_rows = table_rows(root, "tweet_stat", DAY)
+    first_bytes = first_files[0].read_bytes()
+    # a stray file from an older writer must not survive the swap
+    (first_files[0].parent / "part-00007-stale.snappy.parquet").write_bytes(first_bytes)
+    assert materialize(SLICE, resources=resources(root), partition_key=DAY).success
+    files, rows = table_rows(root, "tweet_stat", DAY)
+    assert [f.name for f in files] == ["part-00000.snappy.parquet"]
+    assert rows == first_rows
+
+
+def test_partition_range_is_one_run_covering_every_day(spark, tmp_path):
+    root = tmp_path / "lake"
+    tiny_lake(root, date(2020, 11, 23))
+    lake = Lake.from_url(root)
+    write_day_dimensions(lake, date(2020, 11, 24))
+    write_hour(
+        lake, date(2020, 11, 24), 3, ['{"data":{"id":"7","text":"Lost","created_at":"2020-11-24T03:00:00Z"}}']
+    )
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        SLICE,
+        resources=resources(root),
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": "2020-11-23",
+            "dagster/asset_partition_range_end": "2020-11-24",
+        },
+    )
+    assert result.success
+    partitions = sorted(
+        e.partition
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "tweet_stat"
+    )
+    assert partitions == ["2020-11-23", "2020-11-24"]
+    assert len(instance.get_runs()) == 1
+    _, day2 = table_rows(root, "tweet_stat", "2020-11-24")
+    assert {r["id"]: r["tweet_count"] for r in day2}[1] == 1
+    # raw_tweets warns that 11-24 has 1 of 24 hours; the landed check still passes
+    evaluations = {
+        e.check_name: e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key.to_user_string() == "raw_tweets"
+    }
+    assert evaluations["raw_data_landed"].passed and not evaluations["all_24_hours_present"].passed
+
+
+def test_no_landed_data_blocks_the_run_before_any_spark_work(tmp_path):
+    root = tmp_path / "empty_lake"
+    root.mkdir()
+    # Spark would fail loudly at once with this master if any step tried to start a session.
+    broken_spark = {"spark.master": "no-such-master://", "spark.ui.enabled": "false"}
+    result = materialize(
+        SLICE, resources=resources(root, broken_spark), partition_key=DAY, raise_on_error=False
+    )
+    assert not result.success
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert started == {"raw_tweets", "raw_tmdb"}
+    checks = {
+        (e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()
+    }
+    assert checks[("raw_tweets", "raw_data_landed")] is False
+    assert checks[("raw_tmdb", "raw_data_landed")] is False
+    assert not (root / "analytics").exists()
+
+
+def test_a_lake_path_that_does_not_exist_is_named_in_the_error(tmp_path):
+    missing = tmp_path / "no" / "such" / "lake"
+    result = materialize([raw_tweets], resources=resources(missing), partition_key=DAY, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.to_string()
+    assert str(missing) in message and "does not exist" in message
+
+
+def test_definitions_validate_passes():
+    completed = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "trending_tv.definitions"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "All code locations passed validation" in completed.stderr + completed.stdout
+
+
+@pytest.mark.parametrize("asset_def", SLICE)
+def test_every_asset_has_a_description_group_and_kinds(asset_def):
+    spec = next(iter(asset_def.specs))
+    assert spec.description and spec.group_name and spec.kinds
