@@ -1,14 +1,14 @@
 """The code location's one entry point: `dagster dev`, `dagster asset materialize -m
-trending_tv.definitions` and the EMR step all load `defs` from here."""
+trending_tv.definitions` and the EMR step all load `defs` from here.
 
-from dagster import Definitions
+Each domain module holds its own assets (and their in-asset checks); add new modules to the list."""
 
-from trending_tv.assets.dimensions import tvshows
-from trending_tv.assets.facts import tweet_stat
-from trending_tv.assets.raw import raw_tmdb, raw_tweets
+from dagster import Definitions, load_assets_from_modules
+
+from trending_tv.assets import dimensions, facts, raw
 from trending_tv.deployment import resources_for
 
 defs = Definitions(
-    assets=[raw_tweets, raw_tmdb, tvshows, tweet_stat],
+    assets=load_assets_from_modules([raw, dimensions, facts]),
     resources=resources_for(),
 )
