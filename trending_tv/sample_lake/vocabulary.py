@@ -161,6 +161,7 @@ NEUTRAL_HASHTAGS = (
     "tbt",
     "mood",
 )
+JOINERS = (" and ", ". ", " / ", ", also ")  # between two clauses of one post
 EMOJI = ("🔥", "😭", "😂", "👀", "🙌", "❤️", "✨", "😍", "🤯")
 # Phrases that look like a show but must not count (glued to letters/digits, CJK, longer hashtags).
 NEAR_MISS_EN = (
@@ -229,6 +230,7 @@ def neutral_fragments() -> list[str]:
     pieces.extend(USER_WORDS)
     pieces.extend("#" + tag for tag in NEUTRAL_HASHTAGS)
     pieces.extend(EMOJI)
+    pieces.extend(JOINERS)
     pieces.extend(text.format(sister="sister") for text, _ in NEAR_MISS_EN)
     pieces.append(NEAR_MISS_JA.format(closer=""))
     pieces.append("#" + NEAR_MISS_HASHTAG)
