@@ -1,0 +1,54 @@
+"""The seeded, deterministic sample lake: raw posts (X API v2 messages and v1.1 statuses), daily
+TMDB pulls and tracked-show lists for 2020-11-23..2020-12-01, shaped by the 2020 project's
+published figures, with the exact expected `tweet_stat` and parse counts written beside them under
+`sample_truth/` (see `generator` for the rules and the line-kind definitions).
+
+Only the standard library and `ingest_host` are imported here, so the ingest host can replay the
+sample (`iter_stream_messages`) on a box without Dagster or Spark.
+"""
+
+from trending_tv.sample_lake.generator import (
+    DEFAULT_END,
+    DEFAULT_GZIP_HOURS,
+    DEFAULT_SCALE,
+    DEFAULT_SEED,
+    DEFAULT_START,
+    FULL_SIZE_SCALE,
+    TRUTH_PREFIX,
+    Adjustment,
+    DayParseCounts,
+    FileParseCounts,
+    SampleLakeSummary,
+    StreamMessage,
+    TweetStatRow,
+    expected_tweet_stat,
+    family_of_hour,
+    generate_sample_lake,
+    iter_stream_messages,
+    lake_is_empty,
+    scaled_count,
+    target_split,
+)
+
+__all__ = [
+    "DEFAULT_END",
+    "DEFAULT_GZIP_HOURS",
+    "DEFAULT_SCALE",
+    "DEFAULT_SEED",
+    "DEFAULT_START",
+    "FULL_SIZE_SCALE",
+    "TRUTH_PREFIX",
+    "Adjustment",
+    "DayParseCounts",
+    "FileParseCounts",
+    "SampleLakeSummary",
+    "StreamMessage",
+    "TweetStatRow",
+    "expected_tweet_stat",
+    "family_of_hour",
+    "generate_sample_lake",
+    "iter_stream_messages",
+    "lake_is_empty",
+    "scaled_count",
+    "target_split",
+]

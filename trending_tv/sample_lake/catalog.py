@@ -160,6 +160,7 @@ class Catalog:
         # show, sometimes more ("His Dark Materials" also mentions "Dark", "#Riverdale" mentions
         # "Riverdale"). Computed once per phrase from the show list, never from a post.
         self.phrase_mentions: dict[str, frozenset[int]] = {}
+        self._mentions_cache: dict[str, frozenset[int]] = {}
         for show in self.shows:
             for phrase in show.phrases:
                 self.phrase_mentions[normalize_text(phrase)] = self.matcher.shows_in_text(phrase)
@@ -168,7 +169,10 @@ class Catalog:
 
     def mentions_of(self, written: str) -> frozenset[int]:
         """Shows mentioned by writing a name, alias or hashtag of the list (any surface variant)."""
-        return self.phrase_mentions[normalize_text(written)]  # NFKC folds a full-width ＃
+        found = self._mentions_cache.get(written)
+        if found is None:
+            found = self._mentions_cache[written] = self.phrase_mentions[normalize_text(written)]
+        return found
 
     def figures_for(self, day: date, show_id: int) -> DailyFigures:
         """The published figures of `day`; days outside 2020-11-23..12-01 reuse them in a 9-day cycle."""

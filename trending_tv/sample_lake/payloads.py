@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import string
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -31,7 +32,6 @@ from trending_tv.sample_lake.model import (
     Mention,
     PostSpec,
     snowflake,
-    utc_of,
 )
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -61,17 +61,18 @@ class SampleTextError(AssertionError):
 
 def v11_time(ms: int) -> str:
     """v1.1 created_at, e.g. "Mon Nov 23 14:05:09 +0000 2020" (fixed English names, no locale)."""
-    moment = utc_of(ms)
+    t = time.gmtime(ms // 1000)
     return (
-        f"{_WEEKDAYS[moment.weekday()]} {_MONTHS[moment.month - 1]} {moment.day:02d} "
-        f"{moment:%H:%M:%S} +0000 {moment.year}"
+        f"{_WEEKDAYS[t.tm_wday]} {_MONTHS[t.tm_mon - 1]} {t.tm_mday:02d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000 {t.tm_year}"
     )
 
 
 def v2_time(ms: int, with_ms: bool = True) -> str:
     """v2 created_at, e.g. "2020-11-23T14:05:09.123Z" (or without the milliseconds)."""
-    moment = utc_of(ms)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z" if with_ms else f"{moment:%Y-%m-%dT%H:%M:%S}Z"
+    t = time.gmtime(ms // 1000)
+    stamp = f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    return f"{stamp}.{ms % 1000:03d}Z" if with_ms else f"{stamp}Z"
 
 
 def escape_text(text: str) -> str:

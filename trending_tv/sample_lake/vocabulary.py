@@ -238,6 +238,9 @@ def neutral_fragments() -> list[str]:
     return pieces
 
 
+_CHECKED: dict[int, VocabularyReport] = {}
+
+
 def check_vocabulary(catalog: Catalog) -> VocabularyReport:
     """Raise VocabularyError unless no show phrase can be formed by the neutral lists, alone or
     together with another show's name or hashtag written next to them.
@@ -245,7 +248,10 @@ def check_vocabulary(catalog: Catalog) -> VocabularyReport:
     A phrase made of neutral words only needs all of its words in the lists, so one missing word
     proves it safe. A phrase P that would borrow from a neighbour Q (written whole) must contain Q,
     or start with an ending of Q or end with a beginning of Q cut at a word boundary; the rest of P
-    must then be neutral words."""
+    must then be neutral words. The lists and the catalog are fixed, so a passed check is
+    remembered for the process."""
+    if id(catalog) in _CHECKED:
+        return _CHECKED[id(catalog)]
     matcher = catalog.matcher
     problems: list[str] = []
     words: set[str] = set()
@@ -280,7 +286,9 @@ def check_vocabulary(catalog: Catalog) -> VocabularyReport:
                 problems.append(f"{phrase!r} could be formed next to {neighbour!r}")
     if problems:
         raise VocabularyError("neutral vocabulary is unsafe:\n  " + "\n  ".join(problems))
-    return VocabularyReport(fragments=len(neutral_fragments()), words=len(words))
+    report = VocabularyReport(fragments=len(neutral_fragments()), words=len(words))
+    _CHECKED[id(catalog)] = report
+    return report
 
 
 def _borrows(phrase: str, neighbour: str, neutral) -> bool:
