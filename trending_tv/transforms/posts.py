@@ -58,7 +58,6 @@ RAW_LINE = _struct(
     errors=_S,  # kept as JSON text: only its presence matters
     # v1.1 status object
     **_V1_CONTENT_FIELDS,
-    timestamp_ms=_S,
     retweeted_status=V1_STATUS,
     # v1.1 notices, kept as JSON text
     limit=_S,
@@ -130,11 +129,9 @@ def _v1_content(j: Column) -> tuple[Column, Column, Column, Column]:
     has_extended = extended["full_text"].isNotNull()
     text = F.coalesce(extended["full_text"], content["full_text"], content["text"])
     tags = F.when(has_extended & (F.size(extended_tags) > 0), extended_tags).otherwise(own_tags)
-    created = F.coalesce(
-        _parse_time(j["created_at"], v1=True),
-        F.timestamp_millis(j["timestamp_ms"].try_cast("long")),
-    )
-    return F.coalesce(j["id_str"], j["id"]), created, text, tags
+    # No fallback to the stream's `timestamp_ms`: a post without a usable created_at is skipped
+    # and counted (rule 2), whatever else it carries.
+    return F.coalesce(j["id_str"], j["id"]), _parse_time(j["created_at"], v1=True), text, tags
 
 
 def _is_one_json_value(value: Column) -> Column:

@@ -1,0 +1,190 @@
+"""`make demo`: the whole pipeline on the sample lake, from nothing to the top shows.
+
+1. writes the sample lake (2020-11-23 .. 2020-12-01) unless the lake already holds data;
+2. materializes every asset for the 9 days in ONE run (one Spark job per asset for the range),
+   into the Dagster instance under $DAGSTER_HOME so `make ui` shows the run afterwards;
+3. prints the top shows of the period and checks the counts against the sample's ground truth.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+import threading
+import time
+from datetime import date
+
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from ingest_host import layout
+from ingest_host.lake import Lake
+from trending_tv.deployment import lake_url
+
+START, END = date(2020, 11, 23), date(2020, 12, 1)
+TOP_N = 25
+COUNTS = ("hashtag_count", "text_count", "tweet_count")
+console = Console(highlight=False)
+
+
+def ensure_sample_lake(lake: Lake) -> None:
+    from trending_tv.sample_lake.generator import generate_sample_lake, lake_is_empty
+
+    if not lake_is_empty(lake):
+        console.print(f"[1/3] Lake {lake.url} already holds data: using it as it is")
+        return
+    console.print(f"[1/3] Writing the sample lake to {lake.url}")
+    days = (END - START).days + 1
+    with tqdm(total=days * 25, unit="file", leave=False) as bar:
+        summary = generate_sample_lake(lake, start=START, end=END, progress=lambda key: bar.update())
+    console.print(f"      {summary.describe()}")
+
+
+class RunProgress(threading.Thread):
+    """Prints the steps and materializations of the newest run as they happen."""
+
+    def __init__(self, instance, started_after: float):
+        super().__init__(daemon=True)
+        self.instance, self.started_after = instance, started_after
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        from dagster import DagsterEventType, EventRecordsFilter  # noqa: F401 (imported for the types)
+
+        seen = 0
+        run_id = None
+        while not self.stop.wait(1.0):
+            if run_id is None:
+                records = self.instance.get_run_records(limit=1)
+                if records and records[0].create_timestamp.timestamp() >= self.started_after:
+                    run_id = records[0].dagster_run.run_id
+                continue
+            logs = self.instance.all_logs(run_id)
+            for entry in logs[seen:]:
+                self.describe(entry)
+            seen = len(logs)
+
+    @staticmethod
+    def describe(entry) -> None:
+        event = entry.dagster_event
+        if event is None:
+            return
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            console.print(f"      ▶ {event.step_key} ...")
+        elif kind == "STEP_SUCCESS":
+            console.print(f"      ✓ {event.step_key} ({event.event_specific_data.duration_ms / 1000:.1f} s)")
+        elif kind == "STEP_FAILURE":
+            console.print(f"      ✗ {event.step_key} failed")
+        elif kind == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            status = "passed" if data.passed else f"FAILED ({data.severity.value})"
+            console.print(f"        check {data.asset_key.to_user_string()}:{data.check_name} {status}")
+
+
+def materialize_everything(lake: Lake) -> None:
+    from dagster import DagsterInstance, materialize
+
+    from trending_tv.definitions import defs
+
+    console.print(f"[2/3] Materializing every asset for {START} .. {END} in one run")
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    assets = list(defs.assets or [])
+    progress = RunProgress(instance, time.time() - 1)
+    progress.start()
+    started = time.monotonic()
+    try:
+        result = materialize(
+            assets,
+            resources=defs.resources,
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": START.isoformat(),
+                "dagster/asset_partition_range_end": END.isoformat(),
+                "trending_tv/launched_by": "make demo",
+            },
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            raise_on_error=False,
+        )
+    finally:
+        time.sleep(1.2)
+        progress.stop.set()
+        progress.join()
+    if not result.success:
+        console.print("[red]The run failed; see the errors above and the run in the UI (make ui).[/red]")
+        sys.exit(1)
+    console.print(f"      run {result.run_id[:8]} succeeded in {time.monotonic() - started:.0f} s")
+
+
+def read_table(lake: Lake, table: str) -> list[dict]:
+    rows = []
+    for obj in lake.list(layout.table_prefix(table)):
+        if obj.key.endswith(".parquet"):
+            rows.extend(pq.read_table(io.BytesIO(lake.read_bytes(obj.key))).to_pylist())
+    return rows
+
+
+def print_top_shows(lake: Lake) -> None:
+    stats = [r for r in read_table(lake, "tweet_stat") if START <= r["date"] <= END]
+    names = {r["id"]: r["name"] for r in read_table(lake, "tvshows")}
+    totals: dict[int, dict[str, int]] = {}
+    for r in stats:
+        t = totals.setdefault(r["id"], {"hashtag_count": 0, "text_count": 0, "tweet_count": 0})
+        for column in t:
+            t[column] += r[column]
+    console.print(f"[3/3] Top {TOP_N} shows of {START} .. {END}")
+    for column, title in (
+        ("tweet_count", "posts mentioning the show"),
+        ("hashtag_count", "posts with its hashtag"),
+    ):
+        table = Table(title=f"Top {TOP_N} by {column} ({title})", title_justify="left")
+        table.add_column("#", justify="right")
+        table.add_column("show")
+        table.add_column(column, justify="right")
+        top = sorted(totals.items(), key=lambda kv: (-kv[1][column], names.get(kv[0], "")))[:TOP_N]
+        for rank, (show_id, t) in enumerate(top, start=1):
+            table.add_row(str(rank), names.get(show_id, str(show_id)), f"{t[column]:,}")
+        console.print(table)
+    check_ground_truth(lake, stats)
+
+
+def check_ground_truth(lake: Lake, stats: list[dict]) -> None:
+    """The sample lake knows what it contains: compare every row with it."""
+    key = "sample_truth/tweet_stat.csv"
+    if not lake.exists(key):
+        return
+    truth = {
+        (int(r["id"]), r["date"]): (int(r["hashtag_count"]), int(r["text_count"]), int(r["tweet_count"]))
+        for r in csv.DictReader(io.StringIO(lake.read_text(key)))
+    }
+    computed = {
+        (r["id"], r["date"].isoformat()): (r["hashtag_count"], r["text_count"], r["tweet_count"])
+        for r in stats
+    }
+    differing = [k for k in truth if computed.get(k) != truth[k]]
+    if differing:
+        console.print(
+            f"[red]{len(differing)} of {len(truth)} rows differ from the sample's ground truth[/red]"
+        )
+        sys.exit(1)
+    console.print(f"      all {len(truth):,} tweet_stat rows equal the sample's ground truth ({key})")
+
+
+def main() -> None:
+    lake = Lake.from_url(lake_url())
+    started = time.monotonic()
+    ensure_sample_lake(lake)
+    materialize_everything(lake)
+    print_top_shows(lake)
+    console.print(
+        f"\nDone in {time.monotonic() - started:.0f} s. Open the Dagster UI on the same lake and runs:"
+    )
+    console.print("    make ui        # then http://127.0.0.1:3000")
+
+
+if __name__ == "__main__":
+    main()
