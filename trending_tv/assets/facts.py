@@ -17,6 +17,7 @@ from ingest_host import layout
 from trending_tv import checks
 from trending_tv.assets.raw import partition_days
 from trending_tv.constants import COUNTS_CONSISTENT, FACTS_GROUP, ONE_ROW_PER_TRACKED_SHOW, UNIQUE_ID_DATE
+from trending_tv.freshness import DAILY_FRESHNESS
 from trending_tv.partitions import daily_partitions
 from trending_tv.resources.lake import LakeResource
 from trending_tv.transforms.tmdb import tracked_from_tvshows
@@ -39,6 +40,7 @@ def _top_shows_md(rows: list[dict], names: dict[int, str], limit: int = 10) -> s
 @asset(
     key="tweet_stat",
     group_name=FACTS_GROUP,
+    freshness_policy=DAILY_FRESHNESS,
     kinds={"spark", "parquet"},
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),

@@ -19,6 +19,7 @@ from dagster import (
 from ingest_host import layout
 from ingest_host.tracked_shows import TrackedShowsError, parse_tracked_shows
 from trending_tv.constants import ALL_HOURS_PRESENT, RAW_DATA_LANDED, RAW_GROUP
+from trending_tv.freshness import DAILY_FRESHNESS
 from trending_tv.partitions import daily_partitions
 from trending_tv.raw_manifest import DayManifest, seal_tmdb_day, seal_tweet_day, write_manifest
 from trending_tv.resources.lake import LakeResource
@@ -43,6 +44,7 @@ def _manifest_table(manifests: list[DayManifest], with_hours: bool) -> str:
 @asset(
     key="raw_tweets",
     group_name=RAW_GROUP,
+    freshness_policy=DAILY_FRESHNESS,
     kinds={"json", "s3"},
     partitions_def=daily_partitions,
     # single_run is beta in 1.13; the design needs one run per backfill range (see pyproject filter)
@@ -104,6 +106,7 @@ def raw_tweets(context: AssetExecutionContext, lake: LakeResource) -> Materializ
 @asset(
     key="raw_tmdb",
     group_name=RAW_GROUP,
+    freshness_policy=DAILY_FRESHNESS,
     kinds={"json", "s3"},
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
