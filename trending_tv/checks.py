@@ -3,13 +3,23 @@ checks that take the asset as input would load every partition)."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
-from trending_tv.constants import COUNTS_CONSISTENT, ONE_ROW_PER_TRACKED_SHOW, UNIQUE_ID_DATE
+from trending_tv.constants import (
+    COUNTS_CONSISTENT,
+    NAMED_AND_TAGGED,
+    ONE_ROW_PER_TRACKED_SHOW,
+    POPULARITY_REFRESHED,
+    TMDB_COVERAGE,
+    TMDB_MIN_COVERAGE_DEFAULT,
+    TMDB_MIN_COVERAGE_ENV,
+    UNIQUE_ID_DATE,
+)
 
 _SAMPLE = 20  # ids listed in check metadata at most
 
@@ -62,4 +72,144 @@ def counts_consistent(rows: Sequence[Mapping]) -> AssetCheckResult:
         passed=not bad,
         severity=AssetCheckSeverity.ERROR,
         metadata={"violations": len(bad), "sample": MetadataValue.json(bad[:_SAMPLE])},
+    )
+
+
+# --- The TMDB side and the dimensions (issue 3) ---
+
+
+def tmdb_min_coverage() -> float:
+    """The coverage threshold: TRENDING_TV_TMDB_MIN_COVERAGE (a share, 0..1), default 0.95."""
+    raw = os.environ.get(TMDB_MIN_COVERAGE_ENV, "").strip()
+    if not raw:
+        return TMDB_MIN_COVERAGE_DEFAULT
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{TMDB_MIN_COVERAGE_ENV}={raw!r} is not a share between 0 and 1")
+    return value
+
+
+def tmdb_coverage(
+    rows: Sequence[Mapping], tracked: Mapping[date, set[int]], min_coverage: float
+) -> AssetCheckResult:
+    """Share of the tracked shows with a TMDB record, per day: ERROR when a day is below
+    `min_coverage`, WARN when any show is missing on any day; the missing ids are listed."""
+    seen: dict[date, set[int]] = {}
+    for row in rows:
+        seen.setdefault(row["date"], set()).add(int(row["id"]))
+    coverage = {d: (len(ids & seen.get(d, set())) / len(ids) if ids else 1.0) for d, ids in tracked.items()}
+    missing = {d.isoformat(): sorted(ids - seen.get(d, set())) for d, ids in tracked.items()}
+    missing = {d: ids for d, ids in missing.items() if ids}
+    low = sorted(d.isoformat() for d, share in coverage.items() if share < min_coverage)
+    if low:
+        description = f"coverage below {min_coverage:.0%} on {', '.join(low)}"
+    elif missing:
+        description = f"{sum(len(v) for v in missing.values())} tracked show-days without a TMDB record"
+    else:
+        description = None
+    return AssetCheckResult(
+        check_name=TMDB_COVERAGE,
+        passed=not missing,
+        severity=AssetCheckSeverity.ERROR if low else AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "min_coverage": min_coverage,
+            "lowest_coverage": round(min(coverage.values(), default=1.0), 4),
+            "coverage_by_day": MetadataValue.json({d.isoformat(): round(c, 4) for d, c in coverage.items()}),
+            "days_below_threshold": MetadataValue.json(low),
+            "missing": sum(len(v) for v in missing.values()),
+            "missing_ids": MetadataValue.json(missing),
+        },
+    )
+
+
+def popularity_refreshed(stale: Mapping[date, list[int] | None]) -> AssetCheckResult:
+    """WARN when a show's popularity is exactly the previous day's (TMDB did not refresh it).
+    `stale[day]` is None when the previous day has no tmdb_stat partition to compare with."""
+    found = {d.isoformat(): ids for d, ids in stale.items() if ids}
+    unchecked = sorted(d.isoformat() for d, ids in stale.items() if ids is None)
+    count = sum(len(ids) for ids in found.values())
+    return AssetCheckResult(
+        check_name=POPULARITY_REFRESHED,
+        passed=not found,
+        severity=AssetCheckSeverity.WARN,
+        description=f"{count} show-days with the previous day's popularity" if found else None,
+        metadata={
+            "stale": count,
+            "stale_by_day": MetadataValue.json({d: len(ids) for d, ids in found.items()}),
+            "stale_ids": MetadataValue.json(found),
+            "days_without_previous_day": MetadataValue.json(unchecked),
+        },
+    )
+
+
+def unique_key(rows: Sequence[Mapping], columns: Sequence[str], check_name: str) -> AssetCheckResult:
+    """No two rows share the values of `columns` (a table's key, e.g. (id, date) or (date,))."""
+    counts = Counter(tuple(r[c] for c in columns) for r in rows)
+    repeated = sorted("@".join(str(v) for v in key) for key, n in counts.items() if n > 1)
+    return AssetCheckResult(
+        check_name=check_name,
+        passed=not repeated,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "key": ", ".join(columns),
+            "repeated_keys": len(repeated),
+            "sample": MetadataValue.json(repeated[:_SAMPLE]),
+        },
+    )
+
+
+def named_and_tagged(rows: Sequence[Mapping]) -> AssetCheckResult:
+    """Every tvshows row has a non-blank name and at least one hashtag (what posts are matched on)."""
+    unnamed = sorted(f"{r['id']}@{r['date']}" for r in rows if not (r["name"] or "").strip())
+    untagged = sorted(f"{r['id']}@{r['date']}" for r in rows if not [h for h in r["hashtags"] or [] if h])
+    return AssetCheckResult(
+        check_name=NAMED_AND_TAGGED,
+        passed=not unnamed and not untagged,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "without_name": len(unnamed),
+            "without_hashtag": len(untagged),
+            "sample": MetadataValue.json((unnamed + untagged)[:_SAMPLE]),
+        },
+    )
+
+
+def ids_within(
+    child: Mapping[date, Iterable[int] | None],
+    parent: Mapping[date, set[int] | None],
+    check_name: str,
+    child_name: str,
+    parent_name: str,
+) -> AssetCheckResult:
+    """Referential integrity per day: every id of `child_name` is among `parent_name`'s ids of the
+    same day. Orphan ids are an ERROR; a day whose child or parent partition is absent (None) is a
+    WARN (nothing could be verified that day: the table was not materialized)."""
+    orphans: dict[str, list[int]] = {}
+    absent: list[str] = []
+    checked = 0
+    for day, ids in sorted(child.items()):
+        known = parent.get(day)
+        if ids is None or known is None:
+            absent.append(f"{day}: no {child_name if ids is None else parent_name} partition")
+            continue
+        values = set(ids)
+        checked += len(values)
+        lost = sorted(values - known)
+        if lost:
+            orphans[day.isoformat()] = lost[:_SAMPLE]
+    count = sum(len(v) for v in orphans.values())
+    problems = ([f"{count} {child_name} ids not in {parent_name}"] if orphans else []) + absent
+    return AssetCheckResult(
+        check_name=check_name,
+        passed=not orphans and not absent,
+        severity=AssetCheckSeverity.ERROR if orphans else AssetCheckSeverity.WARN,
+        description="; ".join(problems) or None,
+        metadata={
+            "days": len(child),
+            "distinct_ids_checked": checked,
+            "orphans": count,
+            "orphan_ids": MetadataValue.json(orphans),
+            "absent_partitions": MetadataValue.json(absent),
+        },
     )

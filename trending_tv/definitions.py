@@ -3,12 +3,17 @@ trending_tv.definitions` and the EMR step all load `defs` from here.
 
 Each domain module holds its own assets (and their in-asset checks); add new modules to the list."""
 
-from dagster import Definitions, load_assets_from_modules
+from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
-from trending_tv.assets import dimensions, facts, raw, trends
+from trending_tv.assets import dimensions, facts, raw, tmdb_facts, trends
+from trending_tv.automation import automation
 from trending_tv.deployment import resources_for
 
+assets = load_assets_from_modules([raw, dimensions, facts, tmdb_facts, trends])
+
 defs = Definitions(
-    assets=load_assets_from_modules([raw, dimensions, facts, trends]),
+    assets=assets,
+    asset_checks=load_asset_checks_from_modules([dimensions, tmdb_facts]),
     resources=resources_for(),
+    **automation(assets),  # lake sensors, the 07:00 UTC safety net, the run-failure alert
 )
