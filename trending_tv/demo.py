@@ -150,6 +150,36 @@ def print_top_shows(lake: Lake) -> None:
             table.add_row(str(rank), names.get(show_id, str(show_id)), f"{t[column]:,}")
         console.print(table)
     check_ground_truth(lake, stats)
+    print_report(lake)
+
+
+def print_report(lake: Lake) -> None:
+    """The last day's trending shows, and where the report's charts are."""
+    from trending_tv.assets.trends import report_key
+
+    trends = [r for r in read_table(lake, "show_trends") if r["date"] == END]
+    if not trends:
+        return
+    table = Table(
+        title=f"Trending on {END}: z-score of each show's share of posts against its own last 7 days",
+        title_justify="left",
+    )
+    for column in ("rank", "show", "posts", "share", "vs day before", "z-score", "TMDB popularity"):
+        table.add_column(column, justify="left" if column == "show" else "right")
+    for r in sorted(trends, key=lambda r: r["rank"])[:10]:
+        table.add_row(
+            str(r["rank"]),
+            r["name"],
+            f"{r['tweet_count']:,}",
+            f"{r['share']:.1%}",
+            "n/a" if r["tweet_count_change"] is None else f"{r['tweet_count_change']:+,}",
+            "n/a" if r["zscore"] is None else f"{r['zscore']:.1f}",
+            "n/a" if r["popularity"] is None else f"{r['popularity']:.1f}",
+        )
+    console.print(table)
+    console.print("Charts and report:")
+    for obj in lake.list(report_key(END, "")):
+        console.print(f"    {lake.uri(obj.key)}")
 
 
 def check_ground_truth(lake: Lake, stats: list[dict]) -> None:
