@@ -28,7 +28,7 @@ from trending_tv.deployment import lake_url
 START, END = date(2020, 11, 23), date(2020, 12, 1)
 TOP_N = 25
 COUNTS = ("hashtag_count", "text_count", "tweet_count")
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
 
 
 def ensure_sample_lake(lake: Lake) -> None:
