@@ -106,7 +106,7 @@ class PhraseMatcher:
         normalized = normalize_text(text)
         words = set(_WORD.findall(normalized))
         found: set[int] = set()
-        for word in words.intersection(self._by_word):
+        for word in [w for w in words if w in self._by_word]:
             for show_id, phrase_words, pattern in self._by_word[word]:
                 if show_id not in found and phrase_words <= words and pattern.search(normalized):
                     found.add(show_id)

@@ -50,6 +50,7 @@ fixed ordering, gzip without timestamps, no wall-clock time anywhere).
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gzip
 import io
@@ -268,8 +269,8 @@ class _DayPlanner:
     # ---- building blocks -----------------------------------------------------------------
     def _next_seq(self) -> int:
         self.seq += 1
-        if self.seq >= 1 << 21:
-            raise ValueError("more than 2 million posts in a day: lower the scale")
+        if self.seq >= 1 << 20:  # ids keep 20 bits for it (payloads.REFERENCED_BIT)
+            raise ValueError("more than a million posts in a day: lower the scale")
         return self.seq
 
     def _filed(self, created_ms: int) -> int:
@@ -278,7 +279,7 @@ class _DayPlanner:
         return created_ms if filed >= self.sample.range_end_ms else filed
 
     def _diurnal_ms(self) -> int:
-        hour = self.rng.choices(range(24), cum_weights=_CUMULATIVE_WEIGHTS)[0]
+        hour = bisect.bisect_right(_CUMULATIVE_WEIGHTS, self.rng.random() * _CUMULATIVE_WEIGHTS[-1])
         return self.day_ms + hour * HOUR_MS + self.rng.randrange(HOUR_MS)
 
     def _mid(self, family: str, first_minute: int = 5, last_minute: int = 54) -> int:
@@ -311,12 +312,12 @@ class _DayPlanner:
 
     def _style(self, with_mentions: bool) -> dict:
         roll = self.rng.random()
-        kind = RETWEET if roll < 0.45 else REPLY if roll < 0.53 else QUOTE if roll < 0.57 else PLAIN
+        kind = RETWEET if roll < 0.65 else REPLY if roll < 0.72 else QUOTE if roll < 0.8 else PLAIN
         lang = self.rng.choices(("en", "es", "pt", "ja", "ko"), cum_weights=(85, 90, 94, 98, 100))[0]
         style: dict = {"kind": kind, "lang": lang}
         if kind == QUOTE and (not with_mentions or self.rng.random() < 0.5):
             style["quoted_mentions"] = (self._mention(self.rng.choice(self.catalog.shows).id, BOTH),)
-        if kind in (PLAIN, REPLY) and self.rng.random() < 0.03:
+        if kind in (PLAIN, REPLY) and self.rng.random() < 0.06:
             style["long"] = True
         if self.rng.random() < 0.01:
             style["without_ms"] = True

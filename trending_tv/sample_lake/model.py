@@ -39,8 +39,11 @@ def utc_of(ms: int) -> datetime:
     return UNIX_EPOCH + timedelta(milliseconds=ms)
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 def day_of(ms: int) -> date:
-    return utc_of(ms).date()
+    return date.fromordinal(_EPOCH_ORDINAL + ms // DAY_MS)
 
 
 def day_start_ms(day: date) -> int:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -37,6 +39,7 @@ from trending_tv.sample_lake.model import (
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ALNUM = string.ascii_letters + string.digits
+_CAPITALISED = re.compile(r"[A-Z][\w'’.]*(?: [A-Z][\w'’.]*)*")
 _DECORATIONS = (
     ("", ""),
     ("", ""),
@@ -73,6 +76,12 @@ def v2_time(ms: int, with_ms: bool = True) -> str:
     t = time.gmtime(ms // 1000)
     stamp = f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
     return f"{stamp}.{ms % 1000:03d}Z" if with_ms else f"{stamp}Z"
+
+
+def _token(rng: random.Random, length: int) -> str:
+    """A random [A-Za-z0-9] token (t.co paths, media keys): one draw, not one per character."""
+    number = rng.getrandbits(6 * length)
+    return "".join(_ALNUM[(number >> (6 * i)) % 62] for i in range(length))
 
 
 def escape_text(text: str) -> str:
@@ -122,7 +131,8 @@ def build_users(seed: int, count: int) -> list[User]:
                 name=f"{first} {last}",
                 screen_name=screen_name[:15],
                 location=rng.choice(vocab.USER_LOCATIONS),
-                description=rng.choice(vocab.USER_BIOS),
+                description=" · ".join(rng.sample([b for b in vocab.USER_BIOS if b], rng.randint(0, 3)))
+                + rng.choice(("", "", " " + rng.choice(vocab.EMOJI))),
                 followers=followers,
                 friends=rng.randrange(20, 2000),
                 listed=followers // 200,
@@ -130,7 +140,7 @@ def build_users(seed: int, count: int) -> list[User]:
                 statuses=rng.randrange(50, 90_000),
                 created_ms=created_ms,
                 verified=followers > 200_000,
-                image_key="".join(rng.choices(_ALNUM, k=8)),
+                image_key=_token(rng, 8),
             )
         )
     return users
@@ -152,7 +162,10 @@ class Body:
     metrics: tuple[int, int, int, int] = (0, 0, 0, 0)  # retweets, replies, likes, quotes
     reply_to: tuple[int, User] | None = None
     shows: frozenset[int] = frozenset()  # for context annotations only
-    photo: str | None = None  # media key when the post has a photo
+    photo: str | None = None  # media key when the post has photos
+    photos: int = 0
+    place: int | None = None  # index into PLACES (full objects only)
+    topics: tuple[int, ...] = ()  # indices into TOPICS: v2 context annotations (full objects only)
 
     def add(self, piece: str) -> None:
         self.text += piece
@@ -233,36 +246,45 @@ class Renderer:
                 spec.mentions,
                 rng,
                 created_ms=spec.created_ms - rng.randrange(600_000, 3 * DAY_MS),
-                referenced=True,
+                referenced=1,
                 short=spec.kind == RETWEET_MISSING,
             )
+            quoted = None
+            if spec.kind == RETWEET and rng.random() < 0.2:
+                # A retweet of a quote post: the quoted post travels along and never counts.
+                show = rng.choice(self.catalog.shows)
+                quoted = self._quote(spec, original, (Mention(show.id, show.hashtags[0], show.name),), rng, 2)
             self._verify(original, spec.hashtag_shows, spec.text_shows, spec)
             if spec.kind == RETWEET:
                 own = self._retweet(spec, user, original, cut=True)
-                return Material(spec, own, original=original)
+                return Material(spec, own, original=original, quoted=quoted)
             # The original is not embedded: the post's own text carries its content uncut.
             own = self._retweet(spec, user, original, cut=False)
             self._verify(own, spec.hashtag_shows, spec.text_shows, spec)
             return Material(spec, own, original=original)
         own = self._content(spec.post_id, spec, spec.mentions, rng, created_ms=spec.created_ms, user=user)
-        quoted = None
-        if spec.kind == QUOTE:
-            quoted = self._content(
-                spec.post_id,
-                spec,
-                spec.quoted_mentions,
-                rng,
-                created_ms=spec.created_ms - rng.randrange(60_000, DAY_MS),
-                referenced=True,
-            )
-            expected = expected_matches(self.catalog, spec.quoted_mentions)
-            self._verify(quoted, *expected, spec)
-            link = "https://t.co/" + "".join(rng.choices(_ALNUM, k=10))
-            expanded = f"https://twitter.com/{quoted.user.screen_name}/status/{quoted.post_id}"
-            own.add(" ")
-            own.add_url(link, expanded, f"twitter.com/{quoted.user.screen_name}/…")
+        quoted = self._quote(spec, own, spec.quoted_mentions, rng, 1) if spec.kind == QUOTE else None
         self._verify(own, spec.hashtag_shows, spec.text_shows, spec)
         return Material(spec, own, quoted=quoted)
+
+    def _quote(
+        self, spec: PostSpec, quoting: Body, mentions: tuple[Mention, ...], rng: random.Random, slot: int
+    ) -> Body:
+        """The post `quoting` quotes (checked to say exactly `mentions`); adds the quote link."""
+        quoted = self._content(
+            spec.post_id,
+            spec,
+            mentions,
+            rng,
+            created_ms=quoting.created_ms - rng.randrange(60_000, DAY_MS),
+            referenced=slot,
+        )
+        self._verify(quoted, *expected_matches(self.catalog, mentions), spec)
+        link = "https://t.co/" + _token(rng, 10)
+        expanded = f"https://twitter.com/{quoted.user.screen_name}/status/{quoted.post_id}"
+        quoting.add(" ")
+        quoting.add_url(link, expanded, f"twitter.com/{quoted.user.screen_name}/…")
+        return quoted
 
     def _content(
         self,
@@ -273,11 +295,13 @@ class Renderer:
         *,
         created_ms: int,
         user: User | None = None,
-        referenced: bool = False,
+        referenced: int = 0,
         short: bool = False,
     ) -> Body:
         if referenced:
-            post_id = snowflake(created_ms, REFERENCED_BIT | (spec.seq & (REFERENCED_BIT - 1)))
+            # Originals and quoted posts: bit 21 set, bit 20 tells the two apart (delivered posts'
+            # low bits are their plan sequence, below 2**20).
+            post_id = snowflake(created_ms, REFERENCED_BIT | (referenced - 1) << 20 | spec.seq & 0xFFFFF)
             user = rng.choice(self.users)
         assert user is not None
         body = Body(post_id, created_ms, user, lang=spec.lang, source=rng.choice(vocab.SOURCES))
@@ -292,22 +316,25 @@ class Renderer:
             body.add_mention(replied)
             body.add(" ")
         body.reply_to = reply_to
-        self._compose(body, spec, mentions, rng, short=short or (referenced and spec.kind == QUOTE))
+        self._compose(body, spec, mentions, rng, short=short or (bool(referenced) and spec.kind == QUOTE))
         if not short and rng.random() < 0.12:
             host = rng.choice(vocab.LINK_SITES)
-            token = "".join(rng.choices(_ALNUM, k=11))
+            token = _token(rng, 11)
             body.add(" ")
             body.add_url(
-                "https://t.co/" + "".join(rng.choices(_ALNUM, k=10)),
+                "https://t.co/" + _token(rng, 10),
                 f"https://{host}{token}",
                 host + token[:4] + "…",
             )
-        if not short and rng.random() < 0.15:
-            body.photo = "".join(rng.choices(_ALNUM, k=15))
+        if not short and rng.random() < 0.35:
+            body.photo = _token(rng, 15)
+            body.photos = rng.choices((1, 2, 3, 4), weights=(70, 15, 8, 7))[0]
             body.add(" ")
-            body.add_url(
-                "https://t.co/" + "".join(rng.choices(_ALNUM, k=10)), "", "pic.twitter.com/" + body.photo[:10]
-            )
+            body.add_url("https://t.co/" + _token(rng, 10), "", "pic.twitter.com/" + body.photo[:10])
+        # Drawn in every mode so that full and trimmed objects say the same.
+        body.place = rng.randrange(len(PLACES)) if rng.random() < 0.06 else None
+        mask = rng.getrandbits(len(TOPICS))
+        body.topics = tuple(i for i in range(len(TOPICS)) if mask >> i & 1)
         popularity = rng.paretovariate(1.5)
         body.metrics = (
             int(popularity * 3) - 3,
@@ -342,8 +369,8 @@ class Renderer:
                     pending.append(mention)
         if not mentions:
             body.add(rng.choice(sentences))
-            if rng.random() < 0.3 and not short:
-                body.add(". " + rng.choice(sentences))
+        for _ in range(0 if short else rng.choice((0, 1, 1, 2))):
+            body.add(". " + rng.choice(sentences))
         if spec.long:
             while len(body.text) - start < V2_TEXT_LIMIT + 20:
                 body.add(". " + rng.choice(vocab.SENTENCES_EN))
@@ -457,7 +484,9 @@ class Renderer:
     # ---- rendering -------------------------------------------------------------------------
     def render_post(self, material: Material, family: str) -> str:
         if family == V11:
-            return json.dumps(self._v11_message(material), sort_keys=True, separators=(",", ":"))
+            # The 2020 archive: X escaped every "/" as "\\/", and the collector wrote the status with
+            # Python's default separators (", ", ": "). Both are valid JSON a reader must accept.
+            return json.dumps(self._v11_message(material), sort_keys=True).replace("/", "\\/")
         return json.dumps(
             self._v2_message(material), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
@@ -493,8 +522,8 @@ class Renderer:
                     "contributors_enabled": False,
                     "is_translator": False,
                     "profile_background_color": "F5F8FA",
-                    "profile_background_image_url": "",
-                    "profile_background_image_url_https": "",
+                    "profile_background_image_url": "http://abs.twimg.com/images/themes/theme1/bg.png",
+                    "profile_background_image_url_https": "https://abs.twimg.com/images/themes/theme1/bg.png",
                     "profile_background_tile": False,
                     "profile_link_color": "1DA1F2",
                     "profile_sidebar_border_color": "C0DEED",
@@ -536,34 +565,57 @@ class Renderer:
             "symbols": [],
         }
 
-    def _v11_media(self, body: Body) -> dict | None:
-        if not (self.full and body.photo):
-            return None
+    def _media_items(self, body: Body) -> list[dict]:
         short, _, display, start, end = next(u for u in body.urls if not u[1])
-        media_id = snowflake(body.created_ms - 5000, int.from_bytes(body.photo[:3].encode()) & 0x3FFFFF)
-        url = f"https://pbs.twimg.com/media/{body.photo}.jpg"
-        sizes = {
-            name: {"w": w, "h": h, "resize": "crop" if name == "thumb" else "fit"}
-            for name, w, h in (
-                ("thumb", 150, 150),
-                ("small", 680, 510),
-                ("medium", 1200, 900),
-                ("large", 2048, 1536),
+        items = []
+        for number in range(1, body.photos + 1):
+            key = f"{body.photo}{number}"
+            media_id = snowflake(
+                body.created_ms - 5000, (int.from_bytes(key[:3].encode()) + number) & 0x3FFFFF
             )
+            url = f"https://pbs.twimg.com/media/{body.photo[:14]}{number}.jpg"
+            width, height = ((1200, 900), (900, 1200), (1080, 1080), (2048, 1152))[(media_id >> 3) % 4]
+            sizes = {
+                "thumb": {"w": 150, "h": 150, "resize": "crop"},
+                "small": {"w": 680, "h": 680 * height // width, "resize": "fit"},
+                "medium": {"w": 1200, "h": 1200 * height // width, "resize": "fit"},
+                "large": {"w": width, "h": height, "resize": "fit"},
+            }
+            items.append(
+                {
+                    "id": media_id,
+                    "id_str": str(media_id),
+                    "indices": [start, end],
+                    "media_url": url.replace("https://", "http://"),
+                    "media_url_https": url,
+                    "url": short,
+                    "display_url": display,
+                    "expanded_url": f"https://twitter.com/{body.user.screen_name}/status/{body.post_id}/photo/{number}",
+                    "type": "photo",
+                    "sizes": sizes,
+                }
+            )
+        return items
+
+    def _v11_place(self, body: Body) -> dict | None:
+        if not self.full or body.place is None:
+            return None
+        place_id, name, full_name, country_code, country, lon, lat = PLACES[body.place]
+        box = [[lon - 0.3, lat - 0.2], [lon + 0.3, lat - 0.2], [lon + 0.3, lat + 0.2], [lon - 0.3, lat + 0.2]]
+        return {
+            "id": place_id,
+            "url": f"https://api.twitter.com/1.1/geo/id/{place_id}.json",
+            "place_type": "city",
+            "name": name,
+            "full_name": full_name,
+            "country_code": country_code,
+            "country": country,
+            "bounding_box": {
+                "type": "Polygon",
+                "coordinates": [[[round(x, 6), round(y, 6)] for x, y in box]],
+            },
+            "attributes": {},
         }
-        item = {
-            "id": media_id,
-            "id_str": str(media_id),
-            "indices": [start, end],
-            "media_url": url.replace("https://", "http://"),
-            "media_url_https": url,
-            "url": short,
-            "display_url": display,
-            "expanded_url": f"https://twitter.com/{body.user.screen_name}/status/{body.post_id}/photo/1",
-            "type": "photo",
-            "sizes": sizes,
-        }
-        return {"media": [item]}
 
     def _v11_status(self, body: Body, *, embedded: bool, archive: bool = False) -> dict:
         obj: dict = {
@@ -604,10 +656,12 @@ class Renderer:
         if not embedded and not archive:
             obj["filter_level"] = "low"
             obj["timestamp_ms"] = str(body.created_ms)
+        obj["place"] = self._v11_place(body)
         entities = self._v11_entities(body.hashtags, body.mentions, body.urls)
-        media = self._v11_media(body)
+        # Twitter put the first photo in entities.media and all of them in extended_entities.media.
+        media = {"media": self._media_items(body)} if self.full and body.photo else None
         if media:
-            entities["media"] = media["media"]
+            entities["media"] = media["media"][:1]
         if archive:
             obj.update(
                 {
@@ -653,24 +707,30 @@ class Renderer:
             obj["possibly_sensitive"] = False
         return obj
 
+    def _v11_attach_quote(self, obj: dict, quoting: Body, quoted: Body) -> None:
+        link = next(u for u in quoting.urls if u[1].endswith(f"/status/{quoted.post_id}"))
+        obj.update(
+            {
+                "is_quote_status": True,
+                "quoted_status_id": quoted.post_id,
+                "quoted_status_id_str": str(quoted.post_id),
+                "quoted_status": self._v11_status(quoted, embedded=True),
+                "quoted_status_permalink": {"url": link[0], "expanded": link[1], "display": link[2]},
+            }
+        )
+
     def _v11_message(self, material: Material) -> dict:
         spec = material.spec
         if spec.kind == RETWEET and material.original:
             obj = self._v11_status(material.body, embedded=False)
             obj["retweeted_status"] = self._v11_status(material.original, embedded=True)
+            if material.quoted:
+                # v1.1 repeats the quoted post beside the retweeted quote post.
+                self._v11_attach_quote(obj["retweeted_status"], material.original, material.quoted)
+                self._v11_attach_quote(obj, material.original, material.quoted)
         elif spec.kind == QUOTE and material.quoted:
             obj = self._v11_status(material.body, embedded=False)
-            quoted = material.quoted
-            link = next(u for u in material.body.urls if "/status/" in u[1])
-            obj.update(
-                {
-                    "is_quote_status": True,
-                    "quoted_status_id": quoted.post_id,
-                    "quoted_status_id_str": str(quoted.post_id),
-                    "quoted_status": self._v11_status(quoted, embedded=True),
-                    "quoted_status_permalink": {"url": link[0], "expanded": link[1], "display": link[2]},
-                }
-            )
+            self._v11_attach_quote(obj, material.body, material.quoted)
         else:
             # RETWEET_MISSING renders as a manual "RT @user: ..." without a retweet object.
             obj = self._v11_status(material.body, embedded=False, archive=spec.kind == ARCHIVE_FULL_TEXT)
@@ -702,9 +762,13 @@ class Renderer:
                         "following_count": user.friends,
                         "tweet_count": user.statuses,
                         "listed_count": user.listed,
+                        "like_count": user.favourites,
                     },
                     "url": "",
                     "verified": user.verified,
+                    "verified_type": "none",
+                    "pinned_tweet_id": str(snowflake(user.created_ms + 86_400_000, user.id & 0x3FFFFF)),
+                    "entities": {"description": {"hashtags": [], "mentions": [], "urls": []}},
                 }
             )
         return obj
@@ -764,6 +828,11 @@ class Renderer:
             obj["in_reply_to_user_id"] = str(body.reply_to[1].id)
             obj["referenced_tweets"] = [{"type": "replied_to", "id": str(body.reply_to[0])}]
         if self.full:
+            obj["public_metrics"]["impression_count"] = body.metrics[2] * 37 + body.metrics[0] * 11
+            obj["public_metrics"]["bookmark_count"] = body.metrics[2] // 7
+            named = self._named_entities(body)
+            if named:
+                obj.setdefault("entities", {})["annotations"] = named
             obj["reply_settings"] = "everyone"
             obj["source"] = body.source.split(">")[1].split("<")[0]
             obj["edit_controls"] = {
@@ -782,26 +851,40 @@ class Renderer:
                 }
                 for show_id in sorted(body.shows)
             ]
-            annotations.append(
-                {
-                    "domain": {
-                        "id": "46",
-                        "name": "Business Taxonomy",
-                        "description": (
-                            "Categories within Brand Verticals that narrow down the scope of Brands"
-                        ),
-                    },
-                    "entity": {
-                        "id": "1557696848252391426",
-                        "name": "Entertainment & Media",
-                        "description": "Brands, companies and services in entertainment and media",
-                    },
+            for topic in body.topics:
+                domain_id, domain, domain_text, entity_id, entity, entity_text = TOPICS[topic]
+                annotation = {
+                    "domain": {"id": domain_id, "name": domain, "description": domain_text},
+                    "entity": {"id": entity_id, "name": entity},
                 }
-            )
+                if entity_text:
+                    annotation["entity"]["description"] = entity_text
+                annotations.append(annotation)
             obj["context_annotations"] = annotations
             if body.photo:
-                obj["attachments"] = {"media_keys": [f"3_{body.post_id - 1}"]}
+                obj["attachments"] = {
+                    "media_keys": [f"3_{item['id_str']}" for item in self._media_items(body)]
+                }
+            if body.place is not None:
+                obj["geo"] = {"place_id": PLACES[body.place][0]}
         return obj
+
+    def _named_entities(self, body: Body) -> list[dict]:
+        """v2 entities.annotations: X's named-entity guesses (capitalised runs, typed "Other")."""
+        found = []
+        for match in _CAPITALISED.finditer(body.text):
+            if match.start() and body.text[match.start() - 1] in "#@/":
+                continue
+            found.append(
+                {
+                    "start": match.start(),
+                    "end": match.end() - 1,
+                    "probability": round(0.35 + zlib.crc32(match.group().encode()) % 60 / 100, 4),
+                    "type": "Other",
+                    "normalized_text": match.group(),
+                }
+            )
+        return found[:6]
 
     def _v2_message(self, material: Material) -> dict:
         spec = material.spec
@@ -816,6 +899,12 @@ class Renderer:
             users.append(original.user)
             if spec.kind == RETWEET:
                 tweets.append(self._v2_tweet(original))
+                if material.quoted:
+                    tweets[0].setdefault("referenced_tweets", []).append(
+                        {"type": "quoted", "id": str(material.quoted.post_id)}
+                    )
+                    tweets.append(self._v2_tweet(material.quoted))
+                    users.append(material.quoted.user)
             else:
                 message["errors"] = [
                     {
@@ -843,17 +932,32 @@ class Renderer:
         elif spec.invalid == "empty_created_at":
             data["created_at"] = ""
         message["data"] = data
+        users += [u for u, _, _ in body.mentions]  # expansions=entities.mentions.username
         includes: dict = {"users": [self._v2_user(u) for u in dict.fromkeys(users)]}
         if tweets:
             includes["tweets"] = tweets
         if self.full and body.photo:
             includes["media"] = [
                 {
-                    "media_key": f"3_{body.post_id - 1}",
+                    "media_key": f"3_{item['id_str']}",
                     "type": "photo",
-                    "url": f"https://pbs.twimg.com/media/{body.photo}.jpg",
-                    "width": 1200,
-                    "height": 900,
+                    "url": item["media_url_https"],
+                    "width": item["sizes"]["large"]["w"],
+                    "height": item["sizes"]["large"]["h"],
+                }
+                for item in self._media_items(body)
+            ]
+        place = self._v11_place(body)
+        if place:
+            includes["places"] = [
+                {
+                    "id": place["id"],
+                    "full_name": place["full_name"],
+                    "name": place["name"],
+                    "country": place["country"],
+                    "country_code": place["country_code"],
+                    "place_type": place["place_type"],
+                    "geo": {"type": "Feature", "bbox": _bbox(place), "properties": {}},
                 }
             ]
         message["includes"] = includes
@@ -937,6 +1041,92 @@ class Renderer:
                 return whole[: len(whole) // 2]
         raise ValueError(f"unknown line {kind}/{variant}")
 
+
+def _bbox(place: dict) -> list[float]:
+    ring = place["bounding_box"]["coordinates"][0]
+    return [ring[0][0], ring[0][1], ring[2][0], ring[2][1]]
+
+
+# Places of geotagged posts (full objects): id, name, full name, country code, country, lon, lat.
+PLACES = (
+    ("c3f37afa9efcf94b", "Austin", "Austin, TX", "US", "United States", -97.74, 30.27),
+    ("3797791ff9c0e4c6", "Toronto", "Toronto, Ontario", "CA", "Canada", -79.38, 43.65),
+    ("457b4814b4240d87", "London", "London, England", "GB", "United Kingdom", -0.13, 51.51),
+    (
+        "0062ad2f7d0e1f3e",
+        "Manila",
+        "Manila, National Capital Region",
+        "PH",
+        "Republic of the Philippines",
+        120.98,
+        14.6,
+    ),
+    ("206e932cc0e89fa2", "Madrid", "Madrid, Comunidad de Madrid", "ES", "Spain", -3.7, 40.42),
+    ("4a4d5ec6c2ad4f1a", "Tokyo", "Tokyo, Japan", "JP", "Japan", 139.69, 35.69),
+    ("68e019afec7d0ba5", "São Paulo", "São Paulo, Brasil", "BR", "Brasil", -46.63, -23.55),
+)
+# Generic v2 context annotations (full objects): domain id, name, description; entity id, name, description.
+TOPICS = (
+    (
+        "46",
+        "Business Taxonomy",
+        "Categories within Brand Verticals that narrow down the scope of Brands",
+        "1557696848252391426",
+        "Entertainment & Media",
+        "Brands, companies and services in entertainment and media",
+    ),
+    (
+        "65",
+        "Interests and Hobbies Vertical",
+        "Top level interests and hobbies groupings, like Food or Travel",
+        "847528391163092993",
+        "Entertainment",
+        "Entertainment",
+    ),
+    (
+        "66",
+        "Interests and Hobbies Category",
+        "A grouping of interests and hobbies entities, like Novelty Food or Destinations",
+        "1037082244219297792",
+        "TV & movies",
+        "",
+    ),
+    (
+        "131",
+        "Unified Twitter Taxonomy",
+        "A taxonomy view into the Magic Recs Unified Twitter Taxonomy",
+        "1108790278225158144",
+        "Television",
+        "Television",
+    ),
+    ("47", "Brand", "Brands and Companies", "10045225402", "Twitter", ""),
+    ("71", "Video Game", "A video game like Overwatch", "1301192447302090753", "Streaming", ""),
+    (
+        "45",
+        "Brand Vertical",
+        "Top level entities that describe a Brands industry",
+        "781974597105094656",
+        "Media & Entertainment",
+        "Media and entertainment brands",
+    ),
+    ("29", "Events [Entity Service]", "Real world events.", "1329156734516502528", "Holiday season", ""),
+    (
+        "67",
+        "Interests and Hobbies",
+        "Interests, opinions, and behaviors of individuals, groups, or cultures; like Speciality Cooking",
+        "1280542432128282625",
+        "Binge watching",
+        "Watching several episodes of a series in one sitting",
+    ),
+    (
+        "30",
+        "Entities [Entity Service]",
+        "Entity Service top level domain, every item that is in Entity Service should be in this domain",
+        "781974596148793345",
+        "Business & finance",
+        "",
+    ),
+)
 
 _OPERATIONAL_DISCONNECT = {
     "title": "operational-disconnect",

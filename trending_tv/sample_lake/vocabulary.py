@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest_host.normalize import normalize_hashtag, normalize_text
+from ingest_host.normalize import normalize_text
 from trending_tv.sample_lake.catalog import Catalog
 
 _WORD = re.compile(r"\w+")
@@ -275,6 +275,7 @@ def check_vocabulary(catalog: Catalog) -> VocabularyReport:
     def neutral(rest: str) -> bool:
         return set(_WORD.findall(rest)) <= words
 
+    cuts = {neighbour: _cuts(neighbour) for neighbour in neighbours}
     for phrase, phrase_words in matcher.phrase_words.items():
         if phrase_words <= words:
             problems.append(f"the neutral lists contain every word of {phrase!r}")
@@ -282,7 +283,7 @@ def check_vocabulary(catalog: Catalog) -> VocabularyReport:
         for neighbour in neighbours:
             if owners[phrase] & catalog.phrase_mentions[neighbour]:
                 continue  # writing the neighbour mentions this show on purpose
-            if _borrows(phrase, neighbour, neutral):
+            if _borrows(phrase, neighbour, cuts[neighbour], neutral):
                 problems.append(f"{phrase!r} could be formed next to {neighbour!r}")
     if problems:
         raise VocabularyError("neutral vocabulary is unsafe:\n  " + "\n  ".join(problems))
@@ -291,26 +292,29 @@ def check_vocabulary(catalog: Catalog) -> VocabularyReport:
     return report
 
 
-def _borrows(phrase: str, neighbour: str, neutral) -> bool:
+def _cuts(neighbour: str) -> list[tuple[str, str]]:
+    """(head, tail) splits of a neighbour at a word boundary, where a phrase could end or start."""
+
+    def word(char: str) -> bool:
+        return char.isalnum() or char == "_"
+
+    return [
+        (neighbour[:cut], neighbour[cut:])
+        for cut in range(1, len(neighbour))
+        if not word(neighbour[cut - 1]) or not word(neighbour[cut])
+    ]
+
+
+def _borrows(phrase: str, neighbour: str, cuts: list[tuple[str, str]], neutral) -> bool:
     """Whether `phrase` could occur across `neighbour` with only neutral words around it."""
     start = phrase.find(neighbour)
     while start >= 0:
         if neutral(phrase[:start]) and neutral(phrase[start + len(neighbour) :]):
             return True
         start = phrase.find(neighbour, start + 1)
-    for cut in range(1, len(neighbour)):
-        at_boundary = not (neighbour[cut - 1].isalnum() or neighbour[cut - 1] == "_") or not (
-            neighbour[cut].isalnum() or neighbour[cut] == "_"
-        )
-        if not at_boundary:
-            continue
-        head, tail = neighbour[:cut], neighbour[cut:]
-        if phrase.endswith(head) and neutral(phrase[: -len(head)]):
+    for head, tail in cuts:
+        if phrase[-1] == head[-1] and phrase.endswith(head) and neutral(phrase[: -len(head)]):
             return True
-        if phrase.startswith(tail) and neutral(phrase[len(tail) :]):
+        if phrase[0] == tail[0] and phrase.startswith(tail) and neutral(phrase[len(tail) :]):
             return True
     return False
-
-
-def is_neutral_hashtag(tag: str) -> bool:
-    return normalize_hashtag(tag) in {normalize_hashtag(t) for t in NEUTRAL_HASHTAGS}
