@@ -144,10 +144,14 @@ def write_hour(
     return key
 
 
-def tiny_lake(root: Path, day: date = date(2020, 11, 23), hours: int = 24) -> Lake:
-    """A lake with one day of dimensions and `hours` hourly files, a few posts in hour 10."""
-    lake = Lake.from_url(root)
-    root.mkdir(parents=True, exist_ok=True)
+def tiny_lake(root: Path | Lake, day: date = date(2020, 11, 23), hours: int = 24) -> Lake:
+    """A lake (a folder, or any Lake such as S3) with one day of dimensions and `hours` hourly
+    files, a few posts in hour 10."""
+    if isinstance(root, Lake):
+        lake = root
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        lake = Lake.from_url(root)
     write_day_dimensions(lake, day)
     for hour in range(hours):
         write_hour(lake, day, hour, [])
