@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import functools
 import gzip
 import io
 import json
@@ -427,7 +428,7 @@ class _DayPlanner:
         """The counting rules' edge cases, every day, in both payload families where they exist."""
         rng = self.rng
         for family in (V2, V11):
-            mid = lambda first=5, last=54, family=family: self._mid(family, first, last)  # noqa: E731
+            mid = functools.partial(self._mid, family)
             # A retweet whose content is the embedded original; its own cut text lacks name and hashtag.
             self.post(mid(), (self._mention(self._pick(BOTH), BOTH),), kind=RETWEET, tail=True)
             # Original missing (v2: data + errors; v1.1: a manual "RT @"): counts by its own text.
@@ -656,6 +657,8 @@ class _Sample:
 
     def plan(self, day: date) -> _DayPlan:
         if day not in self._plans:
+            if any(p.day == day for p in self.planned):
+                raise AssertionError(f"{day} was planned and forgotten: its truth would count twice")
             plan = _DayPlanner(self, day).plan()
             self._plans[day] = plan
             self.planned.append(plan)

@@ -353,13 +353,19 @@ class Renderer:
         if spec.template:
             self._near_miss(body, spec.template, rng)
             return
+        sentence_starts = [start]
         if spec.tail and mentions:
             while len(body.text) - start < 150:
-                body.add(rng.choice(vocab.SENTENCES_EN) + ". ")
+                self._add_sentence(body, vocab.SENTENCES_EN, start, rng)
+            body.add(". ")
+            sentence_starts.append(len(body.text))
         pending: list[Mention] = []
         for index, mention in enumerate(mentions):
             if index:
-                body.add(rng.choice(vocab.JOINERS))
+                joiner = rng.choice(vocab.JOINERS)
+                body.add(joiner)
+                if joiner == ". ":
+                    sentence_starts.append(len(body.text))
             self._clause(body, mention, lang, rng)
             if mention.hashtag:
                 if rng.random() < 0.5 and not (spec.long or spec.tail):
@@ -368,12 +374,12 @@ class Renderer:
                 else:
                     pending.append(mention)
         if not mentions:
-            body.add(rng.choice(sentences))
+            self._add_sentence(body, sentences, start, rng)
         for _ in range(0 if short else rng.choice((0, 1, 1, 2))):
-            body.add(". " + rng.choice(sentences))
+            self._add_sentence(body, sentences, start, rng)
         if spec.long:
             while len(body.text) - start < V2_TEXT_LIMIT + 20:
-                body.add(". " + rng.choice(vocab.SENTENCES_EN))
+                self._add_sentence(body, vocab.SENTENCES_EN, start, rng)
         for mention in pending:
             body.add(" ")
             body.add_hashtag(*self._hashtag_surface(mention, rng))
@@ -383,9 +389,29 @@ class Renderer:
                 body.add_hashtag("#", rng.choice(vocab.NEUTRAL_HASHTAGS))
             if rng.random() < 0.15:
                 body.add(" " + rng.choice(vocab.EMOJI))
-        # Capitalise the first letter of the sentence (case never changes what a post mentions).
-        if len(body.text) > start and body.text[start].isascii() and body.text[start].islower():
-            body.text = body.text[:start] + body.text[start].upper() + body.text[start + 1 :]
+        # Capitalise sentence starts (case never changes what a post mentions; entity indices stay).
+        chars = list(body.text)
+        for at in sentence_starts:
+            if (
+                at + 1 < len(chars)
+                and chars[at].isascii()
+                and chars[at].islower()
+                and not chars[at + 1].isupper()
+            ):
+                chars[at] = chars[at].upper()
+        body.text = "".join(chars)
+
+    @staticmethod
+    def _add_sentence(body: Body, sentences: tuple[str, ...], start: int, rng: random.Random) -> None:
+        """Another neutral sentence (not one the post already says), punctuated and capitalised."""
+        sentence = rng.choice([s for s in sentences if s[1:] not in body.text] or sentences)
+        sentence = sentence[:1].upper() + sentence[1:]
+        if len(body.text) == start:
+            body.add(sentence)
+        elif body.text.rstrip()[-1:] in tuple(".!?…。！？") or not body.text[-1:].isascii():
+            body.add(" " + sentence)
+        else:
+            body.add(". " + sentence)
 
     def _clause(self, body: Body, mention: Mention, lang: str, rng: random.Random) -> None:
         show = self.catalog.by_id[mention.show_id]
