@@ -76,7 +76,7 @@ def usable_id(*values) -> str | None:
 
 def classify(line: str) -> Parsed:
     if not line.strip():
-        return Parsed("keep_alive")
+        return Parsed("keepalive")
     try:
         value = json.loads(line)
     except ValueError:
@@ -86,7 +86,7 @@ def classify(line: str) -> Parsed:
     if isinstance(value.get("data"), dict):
         data = value["data"]
         post_id, created = usable_id(data.get("id")), parse_created(data.get("created_at"))
-        kind = "post" if post_id and created else "invalid"
+        kind = "post" if post_id and created else "invalid_post"
         return Parsed(kind, "v2", value, post_id, created)
     for notice in ("limit", "delete", "errors"):
         if notice in value:
@@ -98,7 +98,7 @@ def classify(line: str) -> Parsed:
             usable_id(value.get("id_str"), value.get("id")),
             parse_created(value.get("created_at")),
         )
-        return Parsed("post" if post_id and created else "invalid", "v1.1", value, post_id, created)
+        return Parsed("post" if post_id and created else "invalid_post", "v1.1", value, post_id, created)
     return Parsed("other", obj=value)
 
 
@@ -208,12 +208,17 @@ def all_files(root: Path) -> dict[str, bytes]:
 
 
 def test_same_seed_gives_byte_identical_lakes(tmp_path):
-    first = generate_sample_lake(tmp_path / "a", start=date(2020, 11, 26), end=date(2020, 11, 27))
-    generate_sample_lake(tmp_path / "b", start=date(2020, 11, 26), end=date(2020, 11, 27))
+    # Bytes do not depend on the scale's size, so a small one keeps this quick.
+    first = generate_sample_lake(
+        tmp_path / "a", start=date(2020, 11, 26), end=date(2020, 11, 27), scale=0.005
+    )
+    generate_sample_lake(tmp_path / "b", start=date(2020, 11, 26), end=date(2020, 11, 27), scale=0.005)
     a, b = all_files(tmp_path / "a"), all_files(tmp_path / "b")
     assert a.keys() == b.keys() and len(a) == 2 * 26 + 1 + 7
     assert [k for k in a if a[k] != b[k]] == []
-    generate_sample_lake(tmp_path / "c", start=date(2020, 11, 26), end=date(2020, 11, 26), seed=7)
+    generate_sample_lake(
+        tmp_path / "c", start=date(2020, 11, 26), end=date(2020, 11, 27), scale=0.005, seed=7
+    )
     c = all_files(tmp_path / "c")
     assert c[tweet_hour_key(datetime(2020, 11, 26, 3))] != a[tweet_hour_key(datetime(2020, 11, 26, 3))]
     assert first.describe().startswith(f"sample lake {Lake.from_url(tmp_path / 'a').url}: 2 days")
@@ -221,8 +226,8 @@ def test_same_seed_gives_byte_identical_lakes(tmp_path):
 
 def test_rerun_with_other_gzip_hours_leaves_no_stale_hour_file(tmp_path):
     day = date(2020, 11, 24)
-    generate_sample_lake(tmp_path, start=day, end=day, gzip_hours=(5,))
-    generate_sample_lake(tmp_path, start=day, end=day, gzip_hours=(6,))
+    generate_sample_lake(tmp_path, start=day, end=day, scale=0.002, gzip_hours=(5,))
+    generate_sample_lake(tmp_path, start=day, end=day, scale=0.002, gzip_hours=(6,))
     hour_files = sorted(p.name for p in (tmp_path / "tweet_raw/2020/11/24").rglob("*") if p.is_file())
     assert len(hour_files) == 24
     assert "2020-11-24-06.json.gz" in hour_files and "2020-11-24-05.json" in hour_files
@@ -357,7 +362,7 @@ def test_parse_counts_match_the_lines(sample, parsed_sample):
     root, summary = sample
     by_file = {r["key"]: r for r in read_csv(root / "sample_truth/parse_counts_by_file.csv")}
     by_day = {r["date"]: r for r in read_csv(root / "sample_truth/parse_counts.csv")}
-    kinds = ("post", "invalid", "keep_alive", "limit", "delete", "errors", "other", "corrupt")
+    kinds = ("post", "invalid_post", "keepalive", "corrupt", "limit", "delete", "errors", "other")
     for day in DAYS:
         day_kinds: Counter[str] = Counter()
         seen, duplicate, other_dates = set(), 0, 0
@@ -562,10 +567,10 @@ def test_every_edge_case_is_present_every_day(sample, parsed_sample, matcher):
         found["matching_rules without tag"] = any("tag" not in r for r in rules)
         # Lines that are not posts.
         kinds = Counter(p.kind for p in lines)
-        for kind in ("keep_alive", "limit", "delete", "errors", "other", "corrupt", "invalid"):
+        for kind in ("keepalive", "limit", "delete", "errors", "other", "corrupt", "invalid_post"):
             found[f"line kind {kind}"] = kinds[kind] > 0
         found["v2 data + errors counts"] = any("errors" in p.obj for p in v2)
-        invalid = [p for p in lines if p.kind == "invalid"]
+        invalid = [p for p in lines if p.kind == "invalid_post"]
         found["invalid v2 and v1.1"] = {p.family for p in invalid} == {"v2", "v1.1"}
         raw_06 = hour_file(root, day, 6).read_bytes()
         found["cut last line"] = not raw_06.endswith(b"\n") and files[6][-1].kind == "corrupt"
@@ -624,14 +629,14 @@ def test_unrelated_posts_name_no_show(sample, parsed_sample, matcher):
 # ---- streaming, expected truth, object detail ----------------------------------------------------
 def test_stream_replays_the_same_posts_as_v2_messages(tmp_path, matcher):
     day = date(2020, 11, 27)
-    generate_sample_lake(tmp_path, start=day, end=day)
-    messages = list(iter_stream_messages(day, day))
+    generate_sample_lake(tmp_path, start=day, end=day, scale=0.005)
+    messages = list(iter_stream_messages(day, day, scale=0.005))
     assert [m.received_at for m in messages] == sorted(m.received_at for m in messages)
     parsed = [classify(m.line.decode()) for m in messages]
     assert all(p.family in ("", "v2") for p in parsed)
     kinds = Counter(p.kind for p in parsed)
-    assert kinds["keep_alive"] and kinds["errors"] and kinds["corrupt"] and not kinds["limit"]
-    assert all(m.line == b"" for m, p in zip(messages, parsed, strict=True) if p.kind == "keep_alive")
+    assert kinds["keepalive"] and kinds["errors"] and kinds["corrupt"] and not kinds["limit"]
+    assert all(m.line == b"" for m, p in zip(messages, parsed, strict=True) if p.kind == "keepalive")
     truth = {r["id"]: r for r in read_csv(tmp_path / "sample_truth/post_matches.csv")}
     streamed = {}
     for p in parsed:
@@ -644,7 +649,7 @@ def test_stream_replays_the_same_posts_as_v2_messages(tmp_path, matcher):
             truth[post_id]["hashtag_ids"],
             truth[post_id]["text_ids"],
         )
-    rows = expected_tweet_stat(day, day)
+    rows = expected_tweet_stat(day, day, scale=0.005)
     written = read_csv(tmp_path / "sample_truth/tweet_stat.csv")
     assert [(r.id, r.hashtag_count, r.text_count, r.tweet_count) for r in rows] == [
         (int(r["id"]), int(r["hashtag_count"]), int(r["text_count"]), int(r["tweet_count"])) for r in written
@@ -653,8 +658,8 @@ def test_stream_replays_the_same_posts_as_v2_messages(tmp_path, matcher):
 
 def test_full_objects_are_bigger_and_count_the_same(tmp_path):
     day = date(2020, 11, 25)
-    lite = generate_sample_lake(tmp_path / "lite", start=day, end=day, scale=0.005)
-    full = generate_sample_lake(tmp_path / "full", start=day, end=day, scale=0.005, full_objects=True)
+    lite = generate_sample_lake(tmp_path / "lite", start=day, end=day, scale=0.003)
+    full = generate_sample_lake(tmp_path / "full", start=day, end=day, scale=0.003, full_objects=True)
     assert full.tweet_stat == lite.tweet_stat
     assert full.bytes > 2 * lite.bytes
     line = next(
@@ -678,7 +683,7 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path):
     lake.mkdir()
     (lake / "something.txt").write_text("keep me")
     runner = CliRunner()
-    args = ["--lake", str(lake), "--start", "2020-11-30", "--end", "2020-11-30"]
+    args = ["--lake", str(lake), "--start", "2020-11-30", "--end", "2020-11-30", "--scale", "0.002"]
     refused = runner.invoke(cli_main, args)
     assert refused.exit_code != 0
     assert "already holds objects" in refused.output and "--force" in refused.output
@@ -693,7 +698,7 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path):
 def test_cli_writes_into_an_empty_lake_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TRENDING_TV_LAKE", str(tmp_path / "fresh"))
     result = CliRunner().invoke(
-        cli_main, ["--start", "2020-12-01", "--end", "2020-12-01", "--scale", "0.005"]
+        cli_main, ["--start", "2020-12-01", "--end", "2020-12-01", "--scale", "0.002"]
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "fresh/sample_truth/tweet_stat.csv").is_file()

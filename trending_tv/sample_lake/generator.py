@@ -32,12 +32,13 @@ project never matched by text).
 Line kinds (`sample_truth/parse_counts*.csv`). A file's lines are its bytes split on "\\n" (a
 "\\r" before it belongs to the terminator; the cut last line of a file, without terminator, is a
 line too; an empty file has none). Each line is exactly one of:
-  keep_alive: empty or whitespace only;
-  corrupt: not blank and not exactly one valid JSON value, or a JSON value that is not an object;
+  keepalive: empty or whitespace only;
+  corrupt: not blank and not exactly one valid JSON value, or a JSON value that is not an object
+    (the sample has no valid non-object JSON line: DESIGN rule 2 would call it "other");
   post: a v2 message with a `data` object whose `id` is a non-empty string (or integer) and whose
     `created_at` parses, or a v1.1 object (no `data`) with `created_at` and `id_str`/`id` that
     are usable and parse (a line with `data` is a post even if it also has `errors`);
-  invalid: looks like a post (a v2 `data` object, or a v1.1 object with `id_str`/`id` and
+  invalid_post: looks like a post (a v2 `data` object, or a v1.1 object with `id_str`/`id` and
     `text`/`full_text`) but has no usable id or no parseable created_at: skipped, never counted;
   limit: an object with `limit`; delete: an object with `delete`;
   errors: a v2 object with `errors` and no `data`;
@@ -355,7 +356,7 @@ class _DayPlanner:
         )
         if counted_here:
             self.specs.append(spec)
-        self.lines.append(Line(spec.filed_ms, seq, "invalid" if spec.invalid else "post", spec))
+        self.lines.append(Line(spec.filed_ms, seq, "invalid_post" if spec.invalid else "post", spec))
         return spec
 
     def redeliver(self, spec: PostSpec, filed_ms: int) -> None:
@@ -527,7 +528,7 @@ class _DayPlanner:
         disconnect = self._mid(V2, 5, 50)
         self.other_line("errors", disconnect, V2)
         for delay in (1500, 3000):  # keep-alives while reconnecting
-            self.other_line("keep_alive", disconnect + delay, V2)
+            self.other_line("keepalive", disconnect + delay, V2)
         track = 0
         for filed in sorted(self._mid(V11) for _ in range(3)):
             track += rng.randrange(5, 400)  # v1.1 limit notices count undelivered matches cumulatively
@@ -536,24 +537,29 @@ class _DayPlanner:
         self.other_line("other", self._mid(V2), V2, "connection_exception")
         self.other_line("corrupt", self._mid(V2), V2, "glued")
         self.other_line("corrupt", self._mid(V11), V11, "html")
-        self.other_line("corrupt", self._mid(V2), V2, "number")
-        self.other_line("keep_alive", self._mid(V11), V11, "spaces")
+        self.other_line("keepalive", self._mid(V11), V11, "spaces")
+        # A message left unfinished, with the next one written after it on the same line (v2).
+        spliced_at = self._mid(V2)
+        spliced = self._uncounted_post(spliced_at - 900, spliced_at)
+        self.lines.append(Line(spliced_at, spliced.seq, "corrupt", spliced, family=V2, variant="spliced"))
         # The 06:00 file's last line was cut off mid-JSON when the collector stopped (v2 hour).
-        created = self.day_ms + 7 * HOUR_MS - 1200
+        end_of_06 = self.day_ms + 7 * HOUR_MS - 1
+        cut = self._uncounted_post(end_of_06 - 1200, end_of_06)
+        self.lines.append(Line(end_of_06, 1 << 40, "corrupt", cut, family=V2, variant="cut", lake_only=True))
+
+    def _uncounted_post(self, created_ms: int, filed_ms: int) -> PostSpec:
+        """A post whose line will be damaged: it names a show but never counts."""
         mention = self._mention(self._pick(BOTH), BOTH)
         hashtag_shows, text_shows = expected_matches(self.catalog, (mention,))
         seq = self._next_seq()
-        cut = PostSpec(
-            snowflake(created, seq),
-            created,
-            self.day_ms + 7 * HOUR_MS - 1,
+        return PostSpec(
+            snowflake(created_ms, seq),
+            created_ms,
+            filed_ms,
             seq,
             mentions=(mention,),
             hashtag_shows=hashtag_shows,
             text_shows=text_shows,
-        )
-        self.lines.append(
-            Line(cut.filed_ms, 1 << 40, "corrupt", cut, family=V2, variant="cut", lake_only=True)
         )
 
     def _ordinary_posts(self) -> None:
@@ -692,9 +698,9 @@ class _Sample:
                 raise AssertionError(f"{line.kind} planned for {line.family} filed in a {family} hour")
             if family == V2 and line.filed_ms - previous >= KEEP_ALIVE_AFTER_MS:
                 # One keep-alive per silence (not one per 20 s: the small sample is mostly silence).
-                yield previous + KEEP_ALIVE_AFTER_MS, "keep_alive", "", None
+                yield previous + KEEP_ALIVE_AFTER_MS, "keepalive", "", None
             previous = max(previous, line.filed_ms)
-            if line.kind in ("post", "invalid"):
+            if line.kind in ("post", "invalid_post"):
                 assert line.spec is not None
                 material = materials.get(line.spec.post_id)
                 if material is None:
@@ -703,7 +709,7 @@ class _Sample:
             else:
                 yield line.filed_ms, line.kind, self.renderer.render_other(line, family), line
         if family == V2 and hour_ms + HOUR_MS - 1 - previous >= KEEP_ALIVE_AFTER_MS:
-            yield previous + KEEP_ALIVE_AFTER_MS, "keep_alive", "", None
+            yield previous + KEEP_ALIVE_AFTER_MS, "keepalive", "", None
 
     def truth_rows(self) -> list[TweetStatRow]:
         rows = []

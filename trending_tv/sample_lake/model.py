@@ -28,7 +28,7 @@ QUOTE = "quote"  # the quoted post's mentions never count
 ARCHIVE_FULL_TEXT = "archive_full_text"  # v1.1 REST archive object with `full_text` (v2: plain)
 
 # Line kinds of the parse-count truth (definitions in generator.py's docstring).
-LINE_KINDS = ("post", "invalid", "keep_alive", "limit", "delete", "errors", "other", "corrupt")
+LINE_KINDS = ("post", "invalid_post", "keepalive", "corrupt", "limit", "delete", "errors", "other")
 
 
 def ms_of(moment: datetime) -> int:

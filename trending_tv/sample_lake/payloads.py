@@ -1009,7 +1009,7 @@ class Renderer:
     def render_other(self, line: Line, family: str) -> str:
         kind, variant = line.kind, line.variant
         stamp = str(line.filed_ms)
-        if kind == "keep_alive":
+        if kind == "keepalive":
             return "   " if variant == "spaces" else ""
         if kind == "limit":
             return json.dumps(
@@ -1056,15 +1056,15 @@ class Renderer:
                     "<html><head><title>503 Service Temporarily Unavailable</title></head><body>"
                     "<center><h1>503 Service Temporarily Unavailable</h1></center></body></html>"
                 )
-            if variant == "number":
-                return str(line.filed_ms // 1000)  # valid JSON, but not an object
             if variant == "glued":
                 one = json.dumps({"errors": [_OPERATIONAL_DISCONNECT]}, sort_keys=True, separators=(",", ":"))
                 return one + one  # two messages on one line: not one JSON value
-            if variant == "cut":
+            if variant in ("cut", "spliced"):
                 assert line.spec is not None
                 whole = self.render_post(self.materialize(line.spec), family)
-                return whole[: len(whole) // 2]
+                # "cut": the write stopped mid-line; "spliced": the next message was written after
+                # the unfinished one, on the same line.
+                return whole[: len(whole) // 2] + (whole if variant == "spliced" else "")
         raise ValueError(f"unknown line {kind}/{variant}")
 
 
