@@ -1,0 +1,77 @@
+"""Failure visibility: one clear log line per failed run, and a JSON post to a webhook when
+TRENDING_TV_ALERT_WEBHOOK_URL is set (Slack-compatible `text`, plus structured fields).
+
+Nothing secret is sent or logged: no run config, no environment, no resource values; the webhook URL
+itself (which often embeds a token) is logged by host only."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from urllib.parse import urlparse
+
+from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
+
+WEBHOOK_ENV = "TRENDING_TV_ALERT_WEBHOOK_URL"
+MAX_ERROR_CHARS = 1000
+
+
+def alert_payload(context: RunFailureSensorContext) -> dict:
+    run = context.dagster_run
+    error = context.failure_event.message or ""
+    partition = run.tags.get("dagster/partition") or (
+        f"{run.tags['dagster/asset_partition_range_start']}...{run.tags['dagster/asset_partition_range_end']}"
+        if "dagster/asset_partition_range_start" in run.tags
+        else None
+    )
+    assets = sorted(k.to_user_string() for k in (run.asset_selection or []))
+    text = (
+        f"trending-tv run {run.run_id} ({run.job_name}) failed"
+        + (f" for partition {partition}" if partition else "")
+        + f": {error[:300]}"
+    )
+    return {
+        "text": text,
+        "run_id": run.run_id,
+        "job_name": run.job_name,
+        "partition": partition,
+        "assets": assets,
+        "error": error[:MAX_ERROR_CHARS],
+        "trigger": run.tags.get("trending_tv/trigger") or run.tags.get("dagster/sensor_name") or "manual",
+    }
+
+
+def post_json(url: str, payload: dict, timeout: float = 10.0) -> int:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "trending-tv-alerts"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status
+
+
+@run_failure_sensor(
+    name="run_failure_alert",
+    monitor_all_code_locations=False,
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description=f"Logs every failed run; posts JSON to ${WEBHOOK_ENV} when it is set",
+)
+def run_failure_alert(context: RunFailureSensorContext) -> None:
+    payload = alert_payload(context)
+    context.log.error(f"RUN FAILED: {payload['text']}")
+    url = os.environ.get(WEBHOOK_ENV, "").strip()
+    if not url:
+        return
+    host = urlparse(url).hostname or "?"
+    try:
+        status = post_json(url, payload)
+        context.log.info(f"Alert for run {payload['run_id']} posted to webhook host {host} (HTTP {status})")
+    except Exception as error:  # an alert that cannot be delivered must not hide the failure
+        context.log.error(
+            f"Alert for run {payload['run_id']} could not be posted to webhook host {host}: "
+            f"{type(error).__name__}"
+        )

@@ -1,0 +1,22 @@
+"""Sensors and schedules of the code location, built from its assets (definitions.py adds them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dagster import AssetSelection
+
+from trending_tv.alerts import run_failure_alert
+from trending_tv.schedules import build_daily_schedule
+from trending_tv.sensors import day_keys, lake_sensors
+
+
+def automation(assets: Sequence[object]) -> dict:
+    """`sensors` and `schedules` for Definitions: the two lake sensors and the safety-net schedule
+    target the day selection (every daily asset), plus the run-failure alert."""
+    keys = day_keys(assets)
+    target = AssetSelection.assets(*keys)
+    return {
+        "sensors": [*lake_sensors(target), run_failure_alert],
+        "schedules": [build_daily_schedule(target, keys)],
+    }

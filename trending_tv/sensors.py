@@ -1,0 +1,193 @@
+"""Sensors on the lake's raw prefixes (one per source) and the day selection they run.
+
+Each tick lists narrow per-day prefixes through the lake resource (a folder or S3, one client),
+records every newly landed object as a run-less AssetObservation on raw_tweets / raw_tmdb, and
+requests a run of the whole day (every daily asset) once the day is ready. The logic lives in
+`trending_tv.lake_watch`; README "Automation and the UI" explains the decisions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    AssetsDefinition,
+    AssetSelection,
+    DefaultSensorStatus,
+    MetadataValue,
+    RunRequest,
+    RunsFilter,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+from dagster._core.errors import DagsterInvariantViolationError
+
+from ingest_host.lake import LakeNotFoundError, LakeObject
+from trending_tv.deployment import deployment_name
+from trending_tv.lake_watch import TMDB, TWEETS, RawSource, WatchSettings, evaluate
+from trending_tv.partitions import FIRST_DAY, daily_partitions
+from trending_tv.resources.lake import LakeResource
+
+FINGERPRINT_TAG = "trending_tv/raw_fingerprint"
+TRIGGER_TAG = "trending_tv/trigger"
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+def settings_from_env() -> WatchSettings:
+    """TRENDING_TV_SENSOR_GRACE_HOURS (3), _SETTLE_SECONDS (300), _SWEEP_SECONDS (0.5), _WINDOW_DAYS (2)."""
+    return WatchSettings(
+        first_day=date.fromisoformat(FIRST_DAY),
+        window_days=int(_env_float("TRENDING_TV_SENSOR_WINDOW_DAYS", 2)),
+        grace=timedelta(hours=_env_float("TRENDING_TV_SENSOR_GRACE_HOURS", 3)),
+        settle=timedelta(seconds=_env_float("TRENDING_TV_SENSOR_SETTLE_SECONDS", 300)),
+        sweep_seconds=_env_float("TRENDING_TV_SENSOR_SWEEP_SECONDS", 0.5),
+    )
+
+
+def sensor_interval_seconds() -> int:
+    """TRENDING_TV_SENSOR_INTERVAL_SECONDS (default 30)."""
+    return int(_env_float("TRENDING_TV_SENSOR_INTERVAL_SECONDS", 30))
+
+
+def default_sensor_status() -> DefaultSensorStatus:
+    """Off in a local checkout (turn them on in the UI); on in the EMR deployment."""
+    return DefaultSensorStatus.RUNNING if deployment_name() == "emr" else DefaultSensorStatus.STOPPED
+
+
+def day_keys(assets: Sequence[object]) -> list[AssetKey]:
+    """Every materializable asset on the daily partitions: what one day's run materializes. New daily
+    assets added to the definitions are picked up without touching the sensors or the schedule."""
+    return [
+        key
+        for a in assets
+        if isinstance(a, AssetsDefinition) and a.is_materializable and a.partitions_def == daily_partitions
+        for key in a.keys
+    ]
+
+
+def _arrival_metadata(objects: list[LakeObject], lake: LakeResource) -> dict:
+    newest = max(o.last_modified for o in objects)
+    rows = [
+        {"key": o.key, "size": o.size, "last_modified": o.last_modified.astimezone(UTC).isoformat()}
+        for o in sorted(objects, key=lambda o: o.key)
+    ]
+    meta: dict = {
+        "objects": len(objects),
+        "bytes": sum(o.size for o in objects),
+        "newest_last_modified": MetadataValue.timestamp(newest),
+        "arrivals": MetadataValue.json(rows),
+    }
+    if len(objects) == 1:
+        meta["key"] = MetadataValue.path(lake.client.uri(objects[0].key))
+        meta["size"] = objects[0].size
+    return meta
+
+
+def _already_requested(context: SensorEvaluationContext):
+    """Cross-sensor dedup: the other raw sensor may already have run this exact day fingerprint."""
+    try:
+        instance = context.instance
+    except DagsterInvariantViolationError:
+        return None
+
+    def check(run_key: str) -> bool:
+        return bool(instance.get_run_records(RunsFilter(tags={FINGERPRINT_TAG: run_key}), limit=1))
+
+    return check
+
+
+def build_lake_sensor(
+    source: RawSource,
+    target: AssetSelection,
+    *,
+    settings: WatchSettings | None = None,
+    minimum_interval_seconds: int | None = None,
+    default_status: DefaultSensorStatus | None = None,
+) -> SensorDefinition:
+    """The sensor for one raw source (`raw_tweets_sensor`, `raw_tmdb_sensor`)."""
+
+    @sensor(
+        name=f"{source.asset_key}_sensor",
+        target=target,
+        minimum_interval_seconds=minimum_interval_seconds or sensor_interval_seconds(),
+        default_status=default_status or default_sensor_status(),
+        description=(
+            f"Watches {source.root}/ in the lake (narrow per-day prefixes), records each new object on "
+            f"{source.asset_key} and runs a day's assets once the day is complete."
+        ),
+    )
+    def _sensor(context: SensorEvaluationContext, lake: LakeResource):
+        now = datetime.now(UTC)
+        watch = settings or settings_from_env()
+        try:
+            result = evaluate(
+                lake.client,
+                source,
+                context.cursor,
+                now,
+                watch,
+                already_requested=_already_requested(context),
+                last_partition=_last_partition(now),
+            )
+        except LakeNotFoundError as error:
+            return SkipReason(str(error))
+        observations = [
+            AssetObservation(
+                asset_key=source.asset_key,
+                partition=day.isoformat(),
+                metadata=_arrival_metadata(objects, lake),
+            )
+            for day, objects in sorted(result.arrivals.items())
+        ]
+        runs = [
+            RunRequest(
+                run_key=run.run_key,
+                partition_key=run.day.isoformat(),
+                tags={FINGERPRINT_TAG: run.run_key, TRIGGER_TAG: f"{source.asset_key}_sensor"},
+            )
+            for run in result.runs
+        ]
+        for run in result.runs:
+            context.log.info(
+                f"{source.name}: requesting {run.day} ({run.status.reason}), run key {run.run_key}"
+            )
+        arrived = sum(len(v) for v in result.arrivals.values())
+        waiting = "; ".join(f"{d}: {why}" for d, why in sorted(result.waiting.items())[:5])
+        summary = (
+            f"{source.name}: {arrived} new object(s) on {len(result.arrivals)} day(s), "
+            f"{len(runs)} run(s), {len(result.prefixes)} prefixes listed"
+            + (
+                f"; history adopted without runs: {len(result.baseline_days)} day(s)"
+                if result.baseline_days
+                else ""
+            )
+            + (f"; waiting: {waiting}" if waiting else "")
+        )
+        context.log.info(summary)
+        return SensorResult(
+            run_requests=runs,
+            asset_events=observations,
+            cursor=result.cursor,
+            skip_reason=None if runs else summary,
+        )
+
+    return _sensor
+
+
+def _last_partition(now: datetime) -> date:
+    """The last daily partition: yesterday (UTC, `end_offset=0`: today is not a partition yet)."""
+    return now.astimezone(UTC).date() - timedelta(days=1)
+
+
+def lake_sensors(target: AssetSelection, **kwargs) -> list[SensorDefinition]:
+    return [build_lake_sensor(source, target, **kwargs) for source in (TWEETS, TMDB)]
