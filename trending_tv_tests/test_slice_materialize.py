@@ -4,6 +4,7 @@ on small lakes with local resources, plus the definitions-load check."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from datetime import date
@@ -203,3 +204,23 @@ def test_slice_on_an_s3_lake_served_by_moto(spark, monkeypatch):
         rows = pq.read_table(io.BytesIO(s3.read(keys[0]))).to_pylist()
         assert {r["id"]: r["tweet_count"] for r in rows} == {1: 1, 2: 1, 3: 1, 4: 0, 5: 0, 6: 1}
         assert "team/lake/manifests/tweet_raw/2020/11/23/manifest.json" in s3.keys("team/lake/manifests/")
+
+
+@pytest.mark.slow
+def test_the_cli_materializes_a_partition_range_as_one_run(tmp_path):
+    """The README's command on a hand-made lake: `dagster asset materialize --partition-range`."""
+    root = tmp_path / "lake"
+    tiny_lake(root, date(2020, 11, 23))
+    tiny_lake(root, date(2020, 11, 24))
+    env = dict(os.environ, TRENDING_TV_LAKE=str(root), DAGSTER_HOME=str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    command = [
+        sys.executable, "-m", "dagster", "asset", "materialize", "-m", "trending_tv.definitions",
+        "--select", "raw_tweets,raw_tmdb,tvshows,tweet_stat", "--partition-range", "2020-11-23...2020-11-24",
+    ]  # fmt: skip
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stderr.count("RUN_SUCCESS") == 1
+    for day in ("2020-11-23", "2020-11-24"):
+        files, rows = table_rows(root, "tweet_stat", day)
+        assert len(files) == 1 and len(rows) == len(SHOWS)
