@@ -123,22 +123,22 @@ def raw_tmdb(context: AssetExecutionContext, lake: LakeResource) -> MaterializeR
     """TMDB TV details pulled once a day for the tracked shows, with that day's tracked-show list."""
     lake.client.ensure_exists()
     manifests = []
-    problems: dict[str, str] = {}
+    problems: dict[str, list[str]] = {}
     repairs = 0
     for day in partition_days(context):
         manifest = seal_tmdb_day(lake.client, day)
         keys = {f.key for f in manifest.files}
         if layout.tmdb_day_key(day) not in keys:
-            problems[day.isoformat()] = f"missing {layout.tmdb_day_key(day)}"
+            problems.setdefault(day.isoformat(), []).append(f"missing {layout.tmdb_day_key(day)}")
         if layout.tracked_shows_day_key(day) not in keys:
-            problems[day.isoformat()] = f"missing {layout.tracked_shows_day_key(day)}"
+            problems.setdefault(day.isoformat(), []).append(f"missing {layout.tracked_shows_day_key(day)}")
         else:
             try:
                 repairs += len(
                     parse_tracked_shows(lake.client.read_text(layout.tracked_shows_day_key(day))).repairs
                 )
             except TrackedShowsError as error:
-                problems[day.isoformat()] = str(error)
+                problems.setdefault(day.isoformat(), []).append(str(error))
         if manifest.files:
             write_manifest(lake.client, manifest)
         manifests.append(manifest)
@@ -157,7 +157,7 @@ def raw_tmdb(context: AssetExecutionContext, lake: LakeResource) -> MaterializeR
                 passed=not problems,
                 severity=AssetCheckSeverity.ERROR,
                 metadata={"problems": MetadataValue.json(problems)},
-                description="; ".join(f"{d}: {p}" for d, p in problems.items()) or None,
+                description="; ".join(f"{d}: {', '.join(p)}" for d, p in problems.items()) or None,
             )
         ],
     )
