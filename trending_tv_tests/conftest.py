@@ -7,8 +7,6 @@ import pytest
 from trending_tv.resources.spark import local_spark_config, use_this_python_for_workers
 
 
-
-
 @pytest.fixture(scope="session")
 def spark():
     from pyspark.sql import SparkSession
