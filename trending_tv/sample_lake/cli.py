@@ -48,7 +48,7 @@ def _day(value: datetime | date) -> date:
 @click.option(
     "--full-size",
     is_flag=True,
-    help="Full days: scale 1.0, ~120,000 posts and ~0.9 GB a day, complete v1.1/v2 objects.",
+    help="Full days: scale 1.0, ~120,000 posts (~0.6 GB) a day, complete v1.1/v2 objects; minutes.",
 )
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Same seed, same bytes.")
 @click.option("--force", is_flag=True, help="Write into a lake that already holds objects.")
