@@ -11,6 +11,7 @@ the non-post lines (notices, keep-alives, junk).
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -69,6 +70,12 @@ def v11_time(ms: int) -> str:
         f"{_WEEKDAYS[t.tm_wday]} {_MONTHS[t.tm_mon - 1]} {t.tm_mday:02d} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000 {t.tm_year}"
     )
+
+
+@functools.lru_cache(maxsize=100_000)
+def _v11_time_cached(ms: int) -> str:
+    """Account creation times repeat (a fixed pool of users): format each once."""
+    return v11_time(ms)
 
 
 def v2_time(ms: int, with_ms: bool = True) -> str:
@@ -404,7 +411,10 @@ class Renderer:
     @staticmethod
     def _add_sentence(body: Body, sentences: tuple[str, ...], start: int, rng: random.Random) -> None:
         """Another neutral sentence (not one the post already says), punctuated and capitalised."""
-        sentence = rng.choice([s for s in sentences if s[1:] not in body.text] or sentences)
+        for _ in range(4):  # a few tries for a sentence the post does not say yet
+            sentence = rng.choice(sentences)
+            if sentence[1:] not in body.text:
+                break
         sentence = sentence[:1].upper() + sentence[1:]
         if len(body.text) == start:
             body.add(sentence)
@@ -529,7 +539,7 @@ class Renderer:
             "statuses_count": user.statuses,
             "verified": user.verified,
             "protected": False,
-            "created_at": v11_time(user.created_ms),
+            "created_at": _v11_time_cached(user.created_ms),
         }
         if self.full:
             image = f"pbs.twimg.com/profile_images/{user.id % 10**19}/{user.image_key}_normal.jpg"
