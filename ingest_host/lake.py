@@ -145,6 +145,7 @@ class LocalLake(Lake):
         try:
             with os.fdopen(fd, "wb") as handle:
                 writer(handle)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; lake files are for other readers too
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
