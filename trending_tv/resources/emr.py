@@ -604,24 +604,27 @@ class TrendingTvEmrStepLauncher(EmrPySparkStepLauncher):
             lines.append(f"EMR failure details: {details.get('Reason', '')}: {details.get('Message', '')}")
         if reason.get("Message"):
             lines.append(f"State change reason: {reason.get('Message')}")
-        log_dir = details.get("LogFile") or self.step_log_uri(emr_step_id)
-        if not log_dir.endswith((".gz", "stderr")):
-            log_dir = log_dir.rstrip("/") + "/stderr.gz"
-        stderr = None
-        deadline = time.monotonic() + self.settings.failure_log_wait_seconds
+        # EMR copies a step's stdout and stderr to <LogUri>/<cluster>/steps/<step>/ a little after it
+        # ends. With spark-submit in client mode the Python driver's traceback is in stdout.
+        log_dir = (details.get("LogFile") or self.step_log_uri(emr_step_id)).rstrip("/")
+        if log_dir.endswith((".gz", "stderr", "stdout")):
+            log_dir = log_dir.rsplit("/", 1)[0]
         import boto3
 
         s3 = boto3.client("s3", region_name=self.region_name)
+        deadline = time.monotonic() + self.settings.failure_log_wait_seconds
+        logs: dict[str, str | None] = {}
         while True:
-            stderr = _read_s3_text(s3, log_dir)
-            if stderr is not None or time.monotonic() >= deadline:
+            logs = {name: _read_s3_text(s3, f"{log_dir}/{name}") for name in ("stdout.gz", "stderr.gz")}
+            if any(logs.values()) or time.monotonic() >= deadline:
                 break
-            time.sleep(10)  # EMR uploads step logs to LogUri a little after the step ends
-        if stderr:
-            tail = "\n".join(stderr.rstrip().splitlines()[-40:])
-            lines.append(f"--- last lines of the step's stderr ({log_dir}) ---\n{tail}")
-        else:
-            lines.append(f"(no stderr at {log_dir} yet: EMR copies step logs to LogUri within minutes)")
+            time.sleep(10)
+        for name, text in logs.items():
+            if text and text.strip():
+                tail = "\n".join(text.rstrip().splitlines()[-30:])
+                lines.append(f"--- last lines of the step's {name[:-3]} ({log_dir}/{name}) ---\n{tail}")
+        if not any(logs.values()):
+            lines.append(f"(no step logs under {log_dir}/ yet: EMR copies them to LogUri within minutes)")
         message = "\n".join(lines)
         log.error(message)
         return message
