@@ -42,7 +42,7 @@ class WatchSettings:
     grace: timedelta = timedelta(hours=3)  # after the day is over, run it even if incomplete
     settle: timedelta = timedelta(minutes=5)  # ... once its newest file is at least this old
     upload_allowance: timedelta = timedelta(hours=1)  # longest upload (last-modified -> visible)
-    sweep_seconds: float = 0.5  # time budget per tick for listing older days (at least one day)
+    sweep_seconds: float = 0.5  # listing budget per tick: the window, then older days (at least one)
 
 
 # ------------------------------------------------------------------------------------- sources
@@ -249,16 +249,18 @@ def evaluate(
     window_start = max(settings.first_day, today - timedelta(days=settings.window_days))
     sweep_end = today - timedelta(days=settings.window_days + 1)
 
-    # which days to list: the window on every tick, then old days within the time budget
+    # which days to list: the window on every tick, then old days within the tick's time budget
+    started = time_module.perf_counter()
     window = [window_start + timedelta(days=i) for i in range((today - window_start).days + 1)]
+    for window_day in window:
+        listing.list(source.day_prefix(window_day))
     swept: list[date] = []
     pass_completed = False
     first_pass = state.last_pass is None
     if state.sweep_next is None:
         state.sweep_next, state.pass_started = settings.first_day.isoformat(), _epoch(now)
-    started = time_module.perf_counter()
     day = date.fromisoformat(state.sweep_next)
-    while day <= sweep_end:
+    while day <= sweep_end:  # at least one old day per tick, so every pass ends
         swept.append(day)
         listing.list(source.day_prefix(day))
         day += timedelta(days=1)
