@@ -40,6 +40,7 @@ from trending_tv.constants import (
     TMDB_MIN_COVERAGE_ENV,
     UNIQUE_ID_DATE,
 )
+from trending_tv.freshness import DAILY_FRESHNESS
 from trending_tv.partitions import daily_partitions
 from trending_tv.resources.lake import LakeResource
 from trending_tv.transforms.tmdb import (
@@ -79,6 +80,7 @@ def _top_popularity_md(rows: list[dict], names: dict[int, str], limit: int = 10)
 @asset(
     key="tmdb_stat",
     group_name=FACTS_GROUP,
+    freshness_policy=DAILY_FRESHNESS,
     kinds={"spark", "parquet"},
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
