@@ -119,7 +119,7 @@ class LakeResource(ConfigurableResource):
             _write_partitioned(df, self.spark_uri(staging))
             return self.swap_in_days(staging, table, days)
         finally:
-            self.client.delete_prefix(staging)
+            self.client.delete_prefix(staging.rstrip("/"))  # with EMRFS "<prefix>_$folder$" markers
 
     def swap_in_days(self, staging: str, table: str, days: Sequence[date]) -> dict[date, list[str]]:
         """Replace each day's partition of `table` with the part files Spark wrote under the staging
