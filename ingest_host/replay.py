@@ -3,9 +3,10 @@ lines came from the stream.
 
 Each line goes through `Buffer.accept`, the one write path `stream` uses, so duplicates, notices
 and corrupt lines are handled and counted exactly as live. The replay runs on a simulated clock:
-a post is "received" at its own created_at (a non-post line at the time of the post before it),
-so counters and coverage land in the replayed hours and `upload` can then write those hours.
-`speed` is the replay rate relative to that clock (0 = as fast as possible).
+a line from a file is "received" at the created_at of its post (a non-post line at the time of the
+post before it); a sample message (`iter_sample_messages`) carries its own receipt time. So
+counters and coverage land in the replayed hours and `upload` can then write those hours (with
+`--now` after them). `speed` is the replay rate relative to that clock (0 = as fast as possible).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ingest_host.buffer import POST, Buffer, classify, now_ms
 
 log = logging.getLogger("ingest_host.replay")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def iter_file_lines(path: str | Path) -> Iterator[bytes]:
@@ -29,6 +32,30 @@ def iter_file_lines(path: str | Path) -> Iterator[bytes]:
     with opener(path, "rb") as handle:
         for line in handle:
             yield line.rstrip(b"\r\n")
+
+
+def iter_sample_messages(
+    start: date | None = None,
+    end: date | None = None,
+    *,
+    scale: float | None = None,
+    seed: int | None = None,
+) -> Iterator[tuple[datetime, bytes]]:
+    """The project's sample as the v2 stream delivers it: `(received_at, line)` in arrival order
+    (b"" = keep-alive), from `trending_tv.sample_lake` (standard library and ingest_host only)."""
+    from trending_tv.sample_lake.generator import (
+        DEFAULT_END,
+        DEFAULT_SEED,
+        DEFAULT_START,
+        iter_stream_messages,
+    )
+
+    return iter_stream_messages(
+        start or DEFAULT_START,
+        end or DEFAULT_END,
+        scale=scale,
+        seed=DEFAULT_SEED if seed is None else seed,
+    )
 
 
 @dataclass
@@ -44,7 +71,8 @@ def replay_lines(
     stop: threading.Event | None = None,
 ) -> ReplayReport:
     """Accept each line into the buffer on the simulated clock. Items may be raw lines or
-    `(created_at, raw line)` pairs (the sample generator's shape; only the bytes are used)."""
+    `(received_at, raw line)` pairs (the sample generator's shape): a timezone-aware datetime there
+    is the line's receipt time; anything else in that place is ignored."""
     report = ReplayReport()
     clock: int | None = None
     started_sim: int | None = None
@@ -52,16 +80,25 @@ def replay_lines(
     for item in lines:
         if stop is not None and stop.is_set():
             break
-        raw = item[1] if isinstance(item, tuple) else item
+        stamp: int | None = None
+        if isinstance(item, tuple):
+            if isinstance(item[0], datetime) and item[0].tzinfo is not None:
+                stamp = (item[0] - _EPOCH) // timedelta(milliseconds=1)
+            raw = item[1]
+        else:
+            raw = item
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
+        if stamp is not None:
+            clock = stamp
         if not raw.strip():
             buffer.count_keepalive(clock)
             report.by_kind["keepalive"] = report.by_kind.get("keepalive", 0) + 1
             continue
-        c = classify(raw)
-        if c.kind == POST and c.created_ms is not None:
-            clock = c.created_ms
+        if stamp is None:
+            c = classify(raw)
+            if c.kind == POST and c.created_ms is not None:
+                clock = c.created_ms
         received = clock if clock is not None else now_ms()
         if speed > 0:
             if started_sim is None:

@@ -5,7 +5,11 @@
 posts still gets its empty file), the TMDB pull `tmdb_raw/YYYY/MM/DD/YYYY-MM-DD.json`, the tracked
 list in force `tmdb_raw/YYYY/MM/DD/tracked_shows.csv`, and `config/tracked_shows.csv`; then the
 ground truth under `sample_truth/`. It imports only the standard library and `ingest_host`, so the
-ingest host's `replay` can use `iter_stream_messages` on a box without Dagster or Spark.
+ingest host's `replay` can use `iter_stream_messages` on a box without Dagster or Spark. With
+`write_posts=False` it writes everything but the hourly post files (and the truth files that
+describe them, `parse_counts*.csv`): the posts then come from replaying `iter_stream_messages`
+through the ingest host's buffer and uploader (`make demo` does this), and `tweet_stat.csv`,
+`post_matches.csv` and `adjustments.csv` hold for that lake too.
 
 Posts. Each show's matched posts follow the 2020 project's published figures for the day: with
 (h, t, tw) published, h + t - tw posts match it by hashtag and text, tw - t by hashtag only and
@@ -214,9 +218,17 @@ class SampleLakeSummary:
     bytes: int = 0
     stored_bytes: int = 0
     posts: int = 0  # distinct counted posts created in the range
+    posts_written: bool = True  # False: no tweet_raw/ files (the posts come from a replay)
 
     def describe(self) -> str:
         days = (self.end - self.start).days + 1
+        if not self.posts_written:
+            return (
+                f"sample lake {self.lake_url}: {days} days {self.start}..{self.end}, TMDB pulls, tracked "
+                f"lists and ground truth for {self.posts:,} counted posts (posts not written: they come "
+                f"from the stream replay); seed {self.seed}, scale {self.scale:g}; ground truth in "
+                f"{TRUTH_PREFIX}"
+            )
         return (
             f"sample lake {self.lake_url}: {days} days {self.start}..{self.end}, {self.files} hour files "
             f"({self.gzipped_files} gzipped), {self.lines:,} lines, {self.bytes / 1e6:,.1f} MB "
@@ -743,6 +755,7 @@ def generate_sample_lake(
     gzip_hours: tuple[int, ...] | frozenset[int] = DEFAULT_GZIP_HOURS,
     full_objects: bool | None = None,
     progress: Callable[[str], None] | None = None,
+    write_posts: bool = True,
 ) -> SampleLakeSummary:
     """Write the sample lake for `start`..`end` and its ground truth; return the summary.
 
@@ -752,7 +765,12 @@ def generate_sample_lake(
     the trimmed ones that keep the default sample light; the counted content is the same.
     `progress` is called with each key written. Objects the generation does not write under the
     generated days' `tweet_raw/` and `tmdb_raw/` prefixes and under `sample_truth/` are removed
-    afterwards, so a rerun with other settings leaves no stale hour file behind."""
+    afterwards, so a rerun with other settings leaves no stale hour file behind.
+
+    `write_posts=False` writes no `tweet_raw/` file and leaves that prefix alone (nothing is
+    rendered, only planned): the TMDB files, tracked lists and the ground truth of the posts that
+    `iter_stream_messages` (same arguments) delivers, without the line counts of the lake's hour
+    files (`parse_counts*.csv`, which describe files not written). The summary then has no files."""
     lake = lake if isinstance(lake, Lake) else Lake.from_url(lake)
     sample = _Sample(
         start=start, end=end, scale=scale, full_size=full_size, seed=seed, full_objects=full_objects
@@ -766,7 +784,7 @@ def generate_sample_lake(
         day_files: list[FileParseCounts] = []
         seen_ids: set[int] = set()
         other_dates = 0
-        for hour in range(24):
+        for hour in range(24 if write_posts else 0):
             hour_ms = day_start_ms(day) + hour * HOUR_MS
             family = family_of_hour(hour)
             gzipped = hour in gzip_hours
@@ -811,23 +829,24 @@ def generate_sample_lake(
         written |= {tmdb_day_key(day), tracked_shows_day_key(day)}
         if progress:
             progress(tmdb_day_key(day))
-        _remove_unwritten(lake, [tweet_day_prefix(day), tmdb_day_prefix(day)], written)
+        _remove_unwritten(lake, [tweet_day_prefix(day)] * write_posts + [tmdb_day_prefix(day)], written)
         plan = sample.plan(day)
         file_counts.extend(day_files)
-        day_counts.append(
-            DayParseCounts(
-                date=day,
-                files=len(day_files),
-                lines=sum(f.lines for f in day_files),
-                counts={k: sum(f.counts[k] for f in day_files) for k in LINE_KINDS},
-                duplicate=sum(f.duplicate for f in day_files),
-                posts_of_other_dates=other_dates,
-                posts_on_date=len(plan.post_rows),
-                duplicate_deliveries_on_date=plan.duplicate_deliveries,
-                bytes=sum(f.bytes for f in day_files),
-                stored_bytes=sum(f.stored_bytes for f in day_files),
+        if write_posts:
+            day_counts.append(
+                DayParseCounts(
+                    date=day,
+                    files=len(day_files),
+                    lines=sum(f.lines for f in day_files),
+                    counts={k: sum(f.counts[k] for f in day_files) for k in LINE_KINDS},
+                    duplicate=sum(f.duplicate for f in day_files),
+                    posts_of_other_dates=other_dates,
+                    posts_on_date=len(plan.post_rows),
+                    duplicate_deliveries_on_date=plan.duplicate_deliveries,
+                    bytes=sum(f.bytes for f in day_files),
+                    stored_bytes=sum(f.stored_bytes for f in day_files),
+                )
             )
-        )
         sample.forget_before(day)
     lake.write_text(CONFIG_TRACKED_SHOWS, tracked_csv)
     summary = SampleLakeSummary(
@@ -847,6 +866,7 @@ def generate_sample_lake(
         bytes=sum(f.bytes for f in file_counts),
         stored_bytes=sum(f.stored_bytes for f in file_counts),
         posts=sum(len(p.post_rows) for p in sample.planned if start <= p.day <= end),
+        posts_written=write_posts,
     )
     _write_truth(lake, sample, summary, gzip_hours)
     return summary
@@ -920,36 +940,7 @@ def _ids(values: frozenset[int]) -> str:
     return "|".join(str(v) for v in sorted(values))
 
 
-def _write_truth(lake: Lake, sample: _Sample, summary: SampleLakeSummary, gzip_hours) -> None:
-    catalog = sample.catalog
-    files: dict[str, str] = {}
-    files["tweet_stat.csv"] = _csv_text(
-        ["id", "date", "hashtag_count", "text_count", "tweet_count"],
-        [
-            [r.id, r.date.isoformat(), r.hashtag_count, r.text_count, r.tweet_count]
-            for r in summary.tweet_stat
-        ],
-    )
-    post_rows = []
-    for plan in sorted(sample.planned, key=lambda p: p.day):
-        for post_id, hashtag_shows, text_shows in plan.post_rows:
-            post_rows.append([post_id, plan.day.isoformat(), _ids(hashtag_shows), _ids(text_shows)])
-    files["post_matches.csv"] = _csv_text(["id", "date", "hashtag_ids", "text_ids"], post_rows)
-    files["adjustments.csv"] = _csv_text(
-        ["date", "id", "name", "reasons", "hashtag_delta", "text_delta", "tweet_delta"],
-        [
-            [
-                a.date.isoformat(),
-                a.id,
-                catalog.by_id[a.id].name,
-                "|".join(a.reasons),
-                a.hashtag_delta,
-                a.text_delta,
-                a.tweet_delta,
-            ]
-            for a in summary.adjustments
-        ],
-    )
+def _write_parse_counts(files: dict[str, str], summary: SampleLakeSummary) -> None:
     kinds = list(LINE_KINDS)
     files["parse_counts.csv"] = _csv_text(
         [
@@ -998,6 +989,40 @@ def _write_truth(lake: Lake, sample: _Sample, summary: SampleLakeSummary, gzip_h
             for f in summary.parse_counts_by_file
         ],
     )
+
+
+def _write_truth(lake: Lake, sample: _Sample, summary: SampleLakeSummary, gzip_hours) -> None:
+    catalog = sample.catalog
+    files: dict[str, str] = {}
+    files["tweet_stat.csv"] = _csv_text(
+        ["id", "date", "hashtag_count", "text_count", "tweet_count"],
+        [
+            [r.id, r.date.isoformat(), r.hashtag_count, r.text_count, r.tweet_count]
+            for r in summary.tweet_stat
+        ],
+    )
+    post_rows = []
+    for plan in sorted(sample.planned, key=lambda p: p.day):
+        for post_id, hashtag_shows, text_shows in plan.post_rows:
+            post_rows.append([post_id, plan.day.isoformat(), _ids(hashtag_shows), _ids(text_shows)])
+    files["post_matches.csv"] = _csv_text(["id", "date", "hashtag_ids", "text_ids"], post_rows)
+    files["adjustments.csv"] = _csv_text(
+        ["date", "id", "name", "reasons", "hashtag_delta", "text_delta", "tweet_delta"],
+        [
+            [
+                a.date.isoformat(),
+                a.id,
+                catalog.by_id[a.id].name,
+                "|".join(a.reasons),
+                a.hashtag_delta,
+                a.text_delta,
+                a.tweet_delta,
+            ]
+            for a in summary.adjustments
+        ],
+    )
+    if summary.posts_written:
+        _write_parse_counts(files, summary)
     tmdb_rows = []
     for day in sample.days():
         for show in catalog.shows:
@@ -1031,6 +1056,7 @@ def _write_truth(lake: Lake, sample: _Sample, summary: SampleLakeSummary, gzip_h
                 "lines": summary.lines,
                 "bytes": summary.bytes,
                 "posts": summary.posts,
+                **({} if summary.posts_written else {"posts_written": False}),
             },
             indent=2,
             sort_keys=True,

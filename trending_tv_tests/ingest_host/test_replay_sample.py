@@ -1,0 +1,179 @@
+"""`ingest-host replay --sample` -> buffer -> `upload` into a folder lake and into moto's S3 server:
+the Spark counting of the uploaded posts equals the sample's ground truth, row for row."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+
+import pytest
+
+from ingest_host import layout
+from ingest_host.buffer import Buffer, classify
+from ingest_host.lake import Lake
+from ingest_host.replay import replay_lines
+from ingest_host.tracked_shows import parse_tracked_shows
+from trending_tv.sample_lake.generator import expected_tweet_stat, generate_sample_lake, iter_stream_messages
+from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
+from trending_tv_tests.ingest_host.conftest import child_env, run_cli
+from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
+
+DAYS = [date(2020, 11, 27), date(2020, 11, 28)]
+NOW = "2020-11-30T00:00:00Z"  # every hour of the sample is finished
+
+
+def _copy_buffer(source: str, target: str) -> None:
+    """A second buffer with the same lines, none uploaded (SQLite's backup API, WAL-safe)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+def _count(spark, lake: Lake, shows_lake: Lake, local_paths) -> list[tuple[int, date, int, int, int]]:
+    shows = {
+        d: list(parse_tracked_shows(shows_lake.read_text(layout.tracked_shows_day_key(d)))) for d in DAYS
+    }
+    listed = [o for prefix in prefixes_to_list(DAYS) for o in lake.list(prefix)]
+    keys = raw_keys_for_days(listed, DAYS)
+    assert len(keys) == 24 * len(DAYS) + 2  # the days' hours, D-1 hour 23 and D+1 hour 00
+    result = compute_tweet_stat(spark, local_paths(keys), shows)
+    assert result.duplicates_dropped == 0  # the buffer stored each post once
+    return sorted(
+        (r["id"], r["date"], r["hashtag_count"], r["text_count"], r["tweet_count"]) for r in result.rows
+    )
+
+
+@pytest.mark.slow
+def test_replay_sample_upload_to_folder_and_s3_counts_equal_the_ground_truth(env, spark, tmp_path):
+    lake = Lake.from_url(env["TRENDING_TV_LAKE"])
+    # what make demo does first: everything but the posts, with the ground truth
+    summary = generate_sample_lake(lake, start=DAYS[0], end=DAYS[-1], write_posts=False)
+    assert not summary.posts_written and summary.files == 0
+    assert lake.list("tweet_raw/") == []
+    assert not lake.exists("sample_truth/parse_counts.csv")
+    assert lake.exists(layout.tracked_shows_day_key(DAYS[0])) and lake.exists(layout.CONFIG_TRACKED_SHOWS)
+
+    started = time.monotonic()
+    result = run_cli(env, "replay", "--sample", "--start", "2020-11-27", "--end", "2020-11-28", timeout=120)
+    assert result.returncode == 0, result.stderr
+    replayed = json.loads(result.stdout.split("replayed: ", 1)[1])
+    messages = list(iter_stream_messages(DAYS[0], DAYS[-1]))
+    kinds = {"keepalive": sum(1 for m in messages if not m.line.strip())}
+    seen: set[str] = set()
+    for m in messages:
+        if m.line.strip():
+            c = classify(m.line)
+            kind = "duplicate" if c.post_id is not None and c.post_id in seen else c.kind
+            if c.post_id is not None:
+                seen.add(c.post_id)
+            kinds[kind] = kinds.get(kind, 0) + 1
+    assert replayed == kinds
+    assert replayed["post"] > 5000 and replayed["duplicate"] > 0 and replayed["errors"] > 0
+
+    _copy_buffer(env["TRENDING_TV_BUFFER"], str(tmp_path / "buffer_s3.sqlite3"))
+    result = run_cli(env, "upload", "--now", NOW)
+    assert result.returncode == 0, result.stderr
+    assert "uploaded 50 hour file(s); 0 hour(s) left" in result.stdout
+    print(f"\nreplay --sample (2 days) + upload to a folder: {time.monotonic() - started:.1f} s")
+
+    day_before, day_after = DAYS[0] - timedelta(days=1), DAYS[-1] + timedelta(days=1)
+    raw = [o.key for o in lake.list("tweet_raw/")]
+    assert raw[0] == f"tweet_raw/{day_before:%Y/%m/%d}/23/{day_before}-23.json"
+    assert raw[-1] == f"tweet_raw/{day_after:%Y/%m/%d}/00/{day_after}-00.json"
+    post_ids = [c.post_id for k in raw for c in map(classify, lake.read_bytes(k).splitlines()) if c.post_id]
+    assert len(post_ids) == len(set(post_ids)) == replayed["post"]  # each stored post once in the lake
+
+    truth = sorted(
+        (r.id, r.date, r.hashtag_count, r.text_count, r.tweet_count)
+        for r in expected_tweet_stat(DAYS[0], DAYS[-1])
+    )
+    assert len(truth) == 160 * len(DAYS) and sum(r[4] for r in truth) > 1000
+    written = lake.read_text("sample_truth/tweet_stat.csv").splitlines()[1:]
+    assert len(written) == len(truth)
+
+    counted = _count(spark, lake, lake, lambda keys: [lake.uri(k) for k in keys])
+    assert counted == truth
+
+    with MotoS3() as s3:
+        s3_settings = {
+            **env,
+            **s3_env(s3.endpoint),
+            "TRENDING_TV_LAKE": f"s3://{s3.bucket}/lake",
+            "TRENDING_TV_BUFFER": str(tmp_path / "buffer_s3.sqlite3"),
+        }
+        result = run_cli(s3_settings, "upload", "--now", NOW)
+        assert result.returncode == 0, result.stderr
+        assert "uploaded 50 hour file(s); 0 hour(s) left" in result.stdout
+        assert s3.keys("lake/tweet_raw/") == ["lake/" + k for k in raw]
+        for key in raw:  # the same bytes as in the folder lake
+            assert s3.read("lake/" + key) == lake.read_bytes(key)
+
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in s3_env(s3.endpoint).items():
+                mp.setenv(name, value)
+            bucket_lake = Lake.from_url(f"s3://{s3.bucket}/lake")
+            staged = tmp_path / "staged"
+
+            def download(keys: list[str]) -> list[str]:
+                for key in keys:
+                    bucket_lake.download_file(key, staged / key)
+                return [str(staged / key) for key in keys]
+
+            assert _count(spark, bucket_lake, lake, download) == truth
+
+
+def test_replay_sample_at_a_speed_follows_the_posts_clock(env):
+    """--speed X replays the sample's own clock X times faster: a day at 28,800 takes ~3 s."""
+    args = ["replay", "--sample", "--start", "2020-11-29", "--end", "2020-11-29", "--scale", "0.001"]
+    started = time.monotonic()
+    result = run_cli(env, *args, "--speed", "28800")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed >= 2.9, elapsed
+    with Buffer(env["TRENDING_TV_BUFFER"]) as buffer:
+        counts = buffer.counts()
+    assert counts["post"] > 0 and counts["keepalive"] > 0
+
+
+def test_replay_sample_refuses_mixed_or_missing_sources(env, tmp_path):
+    source = tmp_path / "x.jsonl"
+    source.write_bytes(b"")
+    for args in (["replay"], ["replay", "--sample", str(source)], ["replay", str(source), "--seed", "1"]):
+        result = run_cli(env, *args)
+        assert result.returncode == 2, (args, result.stderr)
+    result = run_cli(env, "replay", "--sample", "--start", "2020-11-28", "--end", "2020-11-27")
+    assert result.returncode == 2 and "before" in result.stderr
+
+
+def test_sample_messages_are_filed_at_their_receipt_time(tmp_path):
+    """(received_at, line) pairs: keep-alives and notices count in the hour they were received."""
+    day = date(2020, 11, 30)
+    messages = list(iter_stream_messages(day, day, scale=0.001))
+    with Buffer(tmp_path / "b.sqlite3") as buffer:
+        replay_lines(buffer, messages)
+        by_hour: dict[int, int] = {}
+        for m in messages:
+            if not m.line.strip():
+                hour = int(m.received_at.timestamp()) // 3600 * 3_600_000
+                by_hour[hour] = by_hour.get(hour, 0) + 1
+        assert {h: buffer.counts(h).get("keepalive", 0) for h in by_hour} == by_hour
+
+
+def test_replay_sample_loads_neither_dagster_nor_pyspark(env):
+    code = (
+        "import sys\n"
+        "from ingest_host.cli import main\n"
+        "sys.argv = ['ingest-host', 'replay', '--sample', '--start', '2020-11-30', '--end', '2020-11-30',"
+        " '--scale', '0.001']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'pyspark', 'py4j')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=child_env(env), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
