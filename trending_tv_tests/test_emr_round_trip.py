@@ -105,7 +105,9 @@ def test_tweet_stat_round_trip_through_the_step_launcher(aws, lake_with_tvshows,
         for e in events
         if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
     }
-    assert checks == {"one_row_per_tracked_show": True, "unique_id_date": True, "counts_consistent": True}
+    # every check of the asset evaluated remotely and passed (other checks may be added to the asset)
+    assert {"one_row_per_tracked_show", "unique_id_date", "counts_consistent"} <= set(checks)
+    assert all(checks.values()), checks
 
     # the table was written by the remote step, with the local slice's exact numbers
     files, rows = table_rows(lake_with_tvshows, "tweet_stat", DAY)
