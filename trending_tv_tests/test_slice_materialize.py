@@ -84,6 +84,8 @@ def test_slice_materializes_one_partition_with_metadata_and_checks(spark, tmp_pa
         ("raw_tweets", "raw_data_landed"): True,
         ("raw_tweets", "all_24_hours_present"): True,
         ("raw_tmdb", "raw_data_landed"): True,
+        ("tvshows", "unique_id_date"): True,
+        ("tvshows", "every_show_named_and_tagged"): True,
         ("tweet_stat", "one_row_per_tracked_show"): True,
         ("tweet_stat", "unique_id_date"): True,
         ("tweet_stat", "counts_consistent"): True,
