@@ -46,4 +46,4 @@ bench: install
 	$(BIN)/python -m trending_tv_tests.bench
 
 clean:
-	rm -rf $(VENV) .dagster_home lake .pytest_cache
+	rm -rf $(VENV) .dagster_home lake .demo .pytest_cache

@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tenacity import Retrying, before_sleep_log, retry_if_exception_type, stop_after_attempt, wait_exponential
@@ -141,9 +142,15 @@ def upload_hour(buffer: Buffer, lake: Lake, hour: int, gzipped: bool) -> tuple[s
     return key, len(raw_lines)
 
 
-def run_upload(settings: Settings, now: int | None = None, lake: Lake | None = None) -> UploadReport:
+def run_upload(
+    settings: Settings,
+    now: int | None = None,
+    lake: Lake | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> UploadReport:
     """Upload every due hour (oldest first) with retries; stop at the first hour that still fails
-    (the store is probably down: the next run catches up). Then prune per retention."""
+    (the store is probably down: the next run catches up). Then prune per retention. `progress`
+    is called with each key uploaded."""
     now = now_ms() if now is None else now
     lake = lake or Lake.from_url(settings.lake)
     report = UploadReport()
@@ -168,6 +175,8 @@ def run_upload(settings: Settings, now: int | None = None, lake: Lake | None = N
                 break
             log.info("uploaded %s (%d lines)", key, count)
             report.uploaded.append(key)
+            if progress is not None:
+                progress(key)
         report.pruned_lines = buffer.prune(now - settings.retention_days * 86_400_000)
         if report.pruned_lines:
             log.info(

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from datetime import date
+from pathlib import Path
 
 import pyarrow.parquet as pq
 from rich.console import Console
@@ -31,17 +32,77 @@ COUNTS = ("hashtag_count", "text_count", "tweet_count")
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
 
 
+DEMO_BUFFER = Path(".demo") / "ingest_buffer.sqlite3"  # the demo's own buffer, never TRENDING_TV_BUFFER
+
+
 def ensure_sample_lake(lake: Lake) -> None:
+    """An empty lake gets the sample: its posts through the ingest host (the sample's v2 stream
+    replayed into a fresh buffer, then uploaded hour by hour), the rest (TMDB pulls, tracked lists,
+    ground truth) from the generator. The generator writes last, so a lake with `sample_truth/`
+    is complete; after an interrupted demo (posts only), delete the lake to start over."""
     from trending_tv.sample_lake.generator import generate_sample_lake, lake_is_empty
 
     if not lake_is_empty(lake):
         console.print(f"[1/3] Lake {lake.url} already holds data: using it as it is")
         return
-    console.print(f"[1/3] Writing the sample lake to {lake.url}")
-    days = (END - START).days + 1
-    with tqdm(total=days * 25, unit="file", leave=False) as bar:
-        summary = generate_sample_lake(lake, start=START, end=END, progress=lambda key: bar.update())
+    console.print(f"[1/3] Writing the sample lake to {lake.url}: posts through ingest-host replay -> upload")
+    replay_and_upload(lake)
+    summary = generate_sample_lake(lake, start=START, end=END, write_posts=False)
     console.print(f"      {summary.describe()}")
+
+
+def replay_and_upload(lake: Lake) -> None:
+    """`ingest-host replay --sample` then `ingest-host upload --now <after the sample>`, in process."""
+    from datetime import UTC, datetime, timedelta
+
+    from ingest_host.buffer import Buffer
+    from ingest_host.config import Settings
+    from ingest_host.replay import iter_sample_messages, replay_lines
+    from ingest_host.upload import run_upload
+
+    for leftover in DEMO_BUFFER.parent.glob(DEMO_BUFFER.name + "*"):  # a fresh buffer every time
+        leftover.unlink()
+    # Default settings (not the user's environment or .env): this buffer, this lake, plain files.
+    settings = Settings(lake=lake.url, buffer=str(DEMO_BUFFER))
+    started = time.monotonic()
+    hours = ((END - START).days + 1) * 24
+
+    def by_hour(messages, bar):
+        last = None
+        for message in messages:
+            hour = message.received_at.replace(minute=0, second=0, microsecond=0)
+            if hour != last and last is not None and START <= last.date() <= END:
+                bar.update()
+            last = hour
+            yield message
+        bar.update(bar.total - bar.n)
+
+    with (
+        Buffer(settings.buffer, settings.sqlite_synchronous) as buffer,
+        tqdm(total=hours, unit="hour", desc="      replay", leave=False) as bar,
+    ):
+        replayed = replay_lines(buffer, by_hour(iter_sample_messages(START, END), bar))
+    replay_seconds = time.monotonic() - started
+    # Every sample hour is finished: the uploader's clock is set after the range (plus its grace).
+    after = datetime.combine(END + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
+    with tqdm(total=hours + 2, unit="file", desc="      upload", leave=False) as bar:
+        report = run_upload(
+            settings, now=int(after.timestamp() * 1000), lake=lake, progress=lambda _: bar.update()
+        )
+    if not report.ok:
+        console.print(
+            f"[red]upload failed: {report.left} hour(s) not uploaded (first: {report.failed})[/red]"
+        )
+        sys.exit(1)
+    kinds = replayed.by_kind
+    notices = {k: n for k, n in sorted(kinds.items()) if k not in ("post", "duplicate", "keepalive")}
+    console.print(
+        f"      replayed {sum(kinds.values()):,} stream messages: {kinds.get('post', 0):,} posts stored, "
+        f"{kinds.get('duplicate', 0)} duplicates, {sum(notices.values())} notices and junk lines "
+        f"({', '.join(f'{k} {n}' for k, n in notices.items())}), {kinds.get('keepalive', 0):,} keep-alives; "
+        f"uploaded {len(report.uploaded)} hour files in {time.monotonic() - started:.1f} s "
+        f"(replay {replay_seconds:.1f} s; buffer {DEMO_BUFFER})"
+    )
 
 
 class RunProgress(threading.Thread):
