@@ -1,5 +1,6 @@
 """`ingest-host replay --sample` -> buffer -> `upload` into a folder lake and into moto's S3 server:
-the Spark counting of the uploaded posts equals the sample's ground truth, row for row."""
+both get the same bytes, and the Spark counting of the bucket's files (staged locally, as local
+runs read an S3 lake) equals the sample's ground truth, row for row."""
 
 from __future__ import annotations
 
@@ -94,9 +95,6 @@ def test_replay_sample_upload_to_folder_and_s3_counts_equal_the_ground_truth(env
     written = lake.read_text("sample_truth/tweet_stat.csv").splitlines()[1:]
     assert len(written) == len(truth)
 
-    counted = _count(spark, lake, lake, lambda keys: [lake.uri(k) for k in keys])
-    assert counted == truth
-
     with MotoS3() as s3:
         s3_settings = {
             **env,
@@ -108,7 +106,7 @@ def test_replay_sample_upload_to_folder_and_s3_counts_equal_the_ground_truth(env
         assert result.returncode == 0, result.stderr
         assert "uploaded 50 hour file(s); 0 hour(s) left" in result.stdout
         assert s3.keys("lake/tweet_raw/") == ["lake/" + k for k in raw]
-        for key in raw:  # the same bytes as in the folder lake
+        for key in raw:  # the same bytes as in the folder lake: one Spark count covers both
             assert s3.read("lake/" + key) == lake.read_bytes(key)
 
         with pytest.MonkeyPatch.context() as mp:
