@@ -35,19 +35,29 @@ console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
 DEMO_BUFFER = Path(".demo") / "ingest_buffer.sqlite3"  # the demo's own buffer, never TRENDING_TV_BUFFER
 
 
+DEMO_MARKER = ".demo-in-progress"  # written first and removed last: a lake with it is an interrupted demo
+DEMO_PREFIXES = ("tweet_raw/", "tmdb_raw/", "config/", "sample_truth/", "ingest_meta/", "manifests/")
+
+
 def ensure_sample_lake(lake: Lake) -> None:
     """An empty lake gets the sample: its posts through the ingest host (the sample's v2 stream
     replayed into a fresh buffer, then uploaded hour by hour), the rest (TMDB pulls, tracked lists,
-    ground truth) from the generator. The generator writes last, so a lake with `sample_truth/`
-    is complete; after an interrupted demo (posts only), delete the lake to start over."""
+    ground truth) from the generator. A lake that an interrupted demo left behind is rewritten;
+    any other lake with data is used as it is."""
     from trending_tv.sample_lake.generator import generate_sample_lake, lake_is_empty
 
     if not lake_is_empty(lake):
-        console.print(f"[1/3] Lake {lake.url} already holds data: using it as it is")
-        return
+        if not lake.exists(DEMO_MARKER):
+            console.print(f"[1/3] Lake {lake.url} already holds data: using it as it is")
+            return
+        console.print(f"[1/3] Lake {lake.url} was left by an interrupted demo: writing it again")
+        for prefix in DEMO_PREFIXES:
+            lake.delete_prefix(prefix)
+    lake.write_text(DEMO_MARKER, "make demo is writing this lake\n")
     console.print(f"[1/3] Writing the sample lake to {lake.url}: posts through ingest-host replay -> upload")
     replay_and_upload(lake)
     summary = generate_sample_lake(lake, start=START, end=END, write_posts=False)
+    lake.delete([DEMO_MARKER])
     console.print(f"      {summary.describe()}")
 
 
