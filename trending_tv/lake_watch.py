@@ -293,11 +293,16 @@ def evaluate(
     # pending days: run the ready ones, drop the ones without data of this source
     runs: list[RunToRequest] = []
     waiting: dict[date, str] = {}
-    for pending_day in sorted(pending):
+    checked = 0
+    for pending_day in sorted(pending, reverse=True):  # newest first: recent days are never starved
         day = date.fromisoformat(pending_day)
         if day > last_partition:
             waiting[day] = "the day is not over"
             continue
+        if checked and time_module.perf_counter() - started > 2 * settings.sweep_seconds:
+            waiting[day] = "not checked this tick (time budget spent)"  # many stuck days: next tick
+            continue
+        checked += 1
         status = day_status(listing, source, day, now, settings)
         if status.ready:
             pending.discard(pending_day)
@@ -309,6 +314,7 @@ def evaluate(
         else:
             waiting[day] = status.reason
     state.pending = sorted(pending)
+    runs.sort(key=lambda r: r.day)
 
     if pass_completed and state.last_pass is not None:
         state.horizon = max(state.horizon, state.last_pass - settings.upload_allowance.total_seconds())

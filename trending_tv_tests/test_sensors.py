@@ -364,3 +364,19 @@ def test_definitions_carry_the_sensors_schedule_and_day_selection():
     assert {"raw_tweets", "raw_tmdb", "tvshows", "tweet_stat"} <= {
         k.to_user_string() for k in selection.selected_keys
     }
+
+
+def test_many_days_stuck_waiting_cannot_make_a_tick_unbounded(tmp_path):
+    """Posts for 20 days, TMDB for none: all wait. With the budget spent, older days are left for
+    the next tick, and the newest days are always checked first."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    lake = Lake.from_url(root)
+    for days_ago in range(1, 21):
+        land_day(lake, ago(days_ago), hours=[0, 23], tmdb=False)
+    settings = WatchSettings(first_day=ago(25), window_days=25, settle=timedelta(0), sweep_seconds=0.0)
+    result = tick(lake, None, settings=settings)
+    assert result.runs == []
+    assert "TMDB" in result.waiting[ago(1)]
+    assert result.waiting[ago(20)] == "not checked this tick (time budget spent)"
+    assert ago(20).isoformat() in json.loads(result.cursor)["p"]  # still pending, checked on a later tick
