@@ -330,6 +330,11 @@ class MotoS3:
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # An in-process moto server shares moto's state with every other one in this process:
+        # start from an empty S3 so one test's buckets never show up in the next.
+        import requests
+
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=10).raise_for_status()
         self.client().create_bucket(Bucket=self.bucket)
         return self
 
