@@ -25,11 +25,15 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 sample-lake: install
 	$(BIN)/trending-tv-sample-lake --lake $(TRENDING_TV_LAKE)
 
+# Two workers, one test file each at a time (module fixtures stay in one process): much of the suite
+# waits on servers, subprocesses and pollers, so the wall time drops on 2 cores.
+PYTEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
