@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ingest_host.buffer import Buffer
+from trending_tv_tests.bench._report import write_section
 from trending_tv_tests.ingest_host.servers import BEARER, FakeX, PacedPosts, v2_post, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,17 +99,6 @@ def bench_stream(folder: Path, n: int) -> dict[str, float]:
     }
 
 
-def _write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n\nMeasured by `make bench`.\n"
-    pattern = re.compile(r"^## Ingest host\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: text, current)
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current)
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         folder = Path(tmp)
@@ -149,7 +139,7 @@ def main() -> None:
         f"SQLite {sqlite3.sqlite_version}).\n\n"
         "| measure | result | target |\n| --- | --- | --- |\n" + table + "\n\n"
     )
-    _write_section(section)
+    write_section("Ingest host", section)
     print(section)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import socket
 import subprocess
 import sys
@@ -21,9 +20,9 @@ from pathlib import Path
 from ingest_host import layout
 from ingest_host.lake import Lake
 from trending_tv.lake_watch import TWEETS, WatchSettings, evaluate
+from trending_tv_tests.bench._report import write_section
 from trending_tv_tests.ingest_host.servers import s3_env
 
-ROOT = Path(__file__).resolve().parents[2]
 DAYS = 365
 
 
@@ -114,17 +113,6 @@ def bench_s3(now: datetime) -> dict:
                 os.environ[key] = value
 
 
-def _write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n\nMeasured by `make bench`.\n"
-    pattern = re.compile(r"^## Lake sensors\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: text, current)
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current)
-
-
 def main() -> None:
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="bench-sensors-") as tmp:
@@ -152,7 +140,7 @@ def main() -> None:
         "| lake | keys | first pass (adopting the year) | steady tick, nothing new | tick with one new hour "
         "| every tick < 1 s |\n| --- | ---: | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
     )
-    _write_section(section)
+    write_section("Lake sensors", section)
     print(section)
 
 
