@@ -29,11 +29,14 @@ sample-lake: install
 # waits on servers, subprocesses and pollers, so the wall time drops on 2 cores.
 PYTEST_WORKERS ?= 2
 
+# Tests make their own lakes and Dagster homes: the demo's settings exported above are not theirs.
+TEST_ENV := env -u DAGSTER_HOME -u TRENDING_TV_LAKE
+
 test: install
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(TEST_ENV) $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: install
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
+	$(TEST_ENV) $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
