@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest_host.config import CONTRACT
 from trending_tv_tests.ingest_host.servers import BEARER, TMDB_KEY
 
 TRACKED = (
@@ -18,21 +19,9 @@ TRACKED = (
     '2734,Law & Order: Special Victims Unit,#SVU,"Law & Order: SVU|Law and Order SVU"\n'
 )
 
-# Every setting the ingest host reads; cleared so the developer's own environment never leaks in.
-_VARS = [
-    "TRENDING_TV_LAKE",
-    "TRENDING_TV_BUFFER",
-    "X_BEARER_TOKEN",
-    "TMDB_API_KEY",
-    "TRENDING_TV_X_API_URL",
-    "TRENDING_TV_TMDB_API_URL",
-    "TRENDING_TV_TRACKED_SHOWS",
-    "TRENDING_TV_MAX_POSTS_PER_HOUR",
-    "TRENDING_TV_RETENTION_DAYS",
-    "AWS_ENDPOINT_URL_S3",
-    "TMDB_CACHE_ENABLED",
-    "TMDB_API_KEY",
-]
+# Every setting the ingest host reads (its DESIGN contract, plus any TRENDING_TV_/TMDB_ variable):
+# cleared so the developer's own environment never leaks in.
+_VARS = set(CONTRACT)
 
 
 @pytest.fixture
