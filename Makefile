@@ -20,7 +20,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $@
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m trending_tv.demo
+	$(BIN)/python -m trending_tv_sample.demo
 
 sample-lake: install
 	$(BIN)/trending-tv-sample-lake --lake $(TRENDING_TV_LAKE)

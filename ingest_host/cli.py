@@ -175,7 +175,7 @@ def refresh_shows_command(ctx: click.Context, top: int | None, dry_run: bool) ->
 @click.option(
     "--sample",
     is_flag=True,
-    help="Replay the project's sample stream (trending_tv.sample_lake) instead of FILES.",
+    help="Replay the project's sample stream (trending_tv_sample) instead of FILES.",
 )
 @click.option(
     "--start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="--sample: first UTC day [2020-11-23]."

@@ -42,8 +42,8 @@ def iter_sample_messages(
     seed: int | None = None,
 ) -> Iterator[tuple[datetime, bytes]]:
     """The project's sample as the v2 stream delivers it: `(received_at, line)` in arrival order
-    (b"" = keep-alive), from `trending_tv.sample_lake` (standard library and ingest_host only)."""
-    from trending_tv.sample_lake.generator import (
+    (b"" = keep-alive), from `trending_tv_sample` (standard library and ingest_host only)."""
+    from trending_tv_sample.generator import (
         DEFAULT_END,
         DEFAULT_SEED,
         DEFAULT_START,

@@ -5,7 +5,7 @@ Developer-only, run once by hand from a checkout that has ../shared beside it:
     .venv/bin/python scripts/derive_seed_data.py ../shared/seed_reference_data/data
 
 Nothing at run time or in tests reads ../shared; they read the files this writes into
-trending_tv/sample_lake/data/ (see PROVENANCE.md there).
+trending_tv_sample/data/ (see PROVENANCE.md there).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-OUT = Path(__file__).resolve().parent.parent / "trending_tv" / "sample_lake" / "data"
+OUT = Path(__file__).resolve().parent.parent / "trending_tv_sample" / "data"
 
 # Matching aliases: the 2020 list's own names where they differ from TMDB's and are phrases people
 # write, plus common spellings. Suffix-only variants ("Arrow CW", "Dark Netflix") are dropped: they

@@ -25,7 +25,7 @@ from trending_tv.assets.dimensions import (
 )
 from trending_tv.assets.raw import raw_tmdb
 from trending_tv.assets.tmdb_facts import tmdb_stat, tmdb_stat_ids_in_tvshows
-from trending_tv.sample_lake.generator import generate_sample_lake
+from trending_tv_sample.generator import generate_sample_lake
 from trending_tv_tests.test_slice_materialize import resources
 
 SEED = Path(__file__).resolve().parent / "fixtures" / "seed"
@@ -147,7 +147,7 @@ def test_tvshows_match_the_published_snapshot_with_real_arrays(pipeline):
                 seed["original_language"],
             )
             if show_id == 98034:
-                # Deliberate (sample data, see trending_tv/sample_lake/data/PROVENANCE.md): the
+                # Deliberate (sample data, see trending_tv_sample/data/PROVENANCE.md): the
                 # sample's TMDB record drops the published name's trailing colon.
                 assert (seed["name"], row["name"]) == ("Digimon Adventure:", "Digimon Adventure")
             else:

@@ -25,18 +25,18 @@ from ingest_host.lake import Lake
 from ingest_host.layout import tmdb_day_key, tracked_shows_day_key, tweet_hour_key
 from ingest_host.normalize import normalize_hashtag, normalize_text
 from ingest_host.tracked_shows import TrackedShow, parse_tracked_shows
-from trending_tv.sample_lake import (
+from trending_tv_sample import (
     DEFAULT_GZIP_HOURS,
     DEFAULT_SCALE,
     expected_tweet_stat,
     generate_sample_lake,
     iter_stream_messages,
 )
-from trending_tv.sample_lake.catalog import DATA_DIR, load_catalog
-from trending_tv.sample_lake.cli import main as cli_main
-from trending_tv.sample_lake.model import Mention, PostSpec
-from trending_tv.sample_lake.payloads import Renderer, SampleTextError, build_users
-from trending_tv.sample_lake.vocabulary import VocabularyError, check_vocabulary
+from trending_tv_sample.catalog import DATA_DIR, load_catalog
+from trending_tv_sample.cli import main as cli_main
+from trending_tv_sample.model import Mention, PostSpec
+from trending_tv_sample.payloads import Renderer, SampleTextError, build_users
+from trending_tv_sample.vocabulary import VocabularyError, check_vocabulary
 
 START, END = date(2020, 11, 23), date(2020, 12, 1)
 DAYS = [START + timedelta(days=i) for i in range((END - START).days + 1)]
@@ -589,7 +589,7 @@ def test_every_edge_case_is_present_every_day(sample, parsed_sample, matcher):
 def test_vocabulary_is_proven_neutral_and_an_unsafe_word_is_refused(monkeypatch):
     catalog = load_catalog()
     check_vocabulary(catalog)
-    from trending_tv.sample_lake import vocabulary
+    from trending_tv_sample import vocabulary
 
     monkeypatch.setattr(vocabulary, "_CHECKED", {})
     monkeypatch.setattr(vocabulary, "SENTENCES_EN", (*vocabulary.SENTENCES_EN, "once upon a time in my town"))

@@ -12,8 +12,8 @@ import pytest
 from ingest_host import layout
 from ingest_host.lake import Lake
 from ingest_host.tracked_shows import parse_tracked_shows
-from trending_tv.sample_lake.generator import generate_sample_lake
 from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
+from trending_tv_sample.generator import generate_sample_lake
 
 DAYS = [date(2020, 11, 26), date(2020, 11, 27), date(2020, 11, 28)]
 

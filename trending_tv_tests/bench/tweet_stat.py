@@ -18,10 +18,10 @@ from ingest_host import layout
 from ingest_host.lake import Lake
 from ingest_host.tracked_shows import parse_tracked_shows
 from trending_tv.resources.spark import local_spark_config, use_this_python_for_workers
-from trending_tv.sample_lake.generator import generate_sample_lake
 from trending_tv.transforms.matching import ShowMatcher, ShowTerms
 from trending_tv.transforms.posts import first_deliveries, parse_lines, read_raw_lines
 from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
+from trending_tv_sample.generator import generate_sample_lake
 from trending_tv_tests.bench._report import write_section
 
 DAY = date(2020, 11, 27)  # the busiest published day

@@ -18,8 +18,8 @@ from ingest_host.buffer import Buffer, classify
 from ingest_host.lake import Lake
 from ingest_host.replay import replay_lines
 from ingest_host.tracked_shows import parse_tracked_shows
-from trending_tv.sample_lake.generator import expected_tweet_stat, generate_sample_lake, iter_stream_messages
 from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
+from trending_tv_sample.generator import expected_tweet_stat, generate_sample_lake, iter_stream_messages
 from trending_tv_tests.ingest_host.conftest import child_env, run_cli
 from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
 

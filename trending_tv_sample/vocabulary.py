@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ingest_host.normalize import normalize_text
-from trending_tv.sample_lake.catalog import Catalog
+from trending_tv_sample.catalog import Catalog
 
 _WORD = re.compile(r"\w+")
 

@@ -80,8 +80,8 @@ from ingest_host.layout import (
     tweet_hour_key,
 )
 from ingest_host.tracked_shows import format_tracked_shows
-from trending_tv.sample_lake.catalog import Catalog, load_catalog
-from trending_tv.sample_lake.model import (
+from trending_tv_sample.catalog import Catalog, load_catalog
+from trending_tv_sample.model import (
     ARCHIVE_FULL_TEXT,
     DAY_MS,
     HOUR_MS,
@@ -101,9 +101,9 @@ from trending_tv.sample_lake.model import (
     snowflake,
     utc_of,
 )
-from trending_tv.sample_lake.payloads import Material, Renderer, build_users, expected_matches
-from trending_tv.sample_lake.tmdb import tmdb_day_lines
-from trending_tv.sample_lake.vocabulary import check_vocabulary
+from trending_tv_sample.payloads import Material, Renderer, build_users, expected_matches
+from trending_tv_sample.tmdb import tmdb_day_lines
+from trending_tv_sample.vocabulary import check_vocabulary
 
 DEFAULT_START = date(2020, 11, 23)
 DEFAULT_END = date(2020, 12, 1)

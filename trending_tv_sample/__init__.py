@@ -7,7 +7,7 @@ Only the standard library and `ingest_host` are imported here, so the ingest hos
 sample (`iter_stream_messages`) on a box without Dagster or Spark.
 """
 
-from trending_tv.sample_lake.generator import (
+from trending_tv_sample.generator import (
     DEFAULT_END,
     DEFAULT_GZIP_HOURS,
     DEFAULT_SCALE,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from trending_tv.sample_lake.catalog import Catalog, Show
+from trending_tv_sample.catalog import Catalog, Show
 
 # Production country by original language where it is not the network's (facts of these shows).
 _COUNTRY_BY_LANGUAGE = {"ja": "JP", "ko": "KR", "es": "ES", "de": "DE", "it": "IT"}

@@ -14,7 +14,7 @@ import click
 from tqdm import tqdm
 
 from ingest_host.lake import Lake
-from trending_tv.sample_lake.generator import (
+from trending_tv_sample.generator import (
     DEFAULT_END,
     DEFAULT_SCALE,
     DEFAULT_SEED,

@@ -44,7 +44,7 @@ def ensure_sample_lake(lake: Lake) -> None:
     replayed into a fresh buffer, then uploaded hour by hour), the rest (TMDB pulls, tracked lists,
     ground truth) from the generator. A lake that an interrupted demo left behind is rewritten;
     any other lake with data is used as it is."""
-    from trending_tv.sample_lake.generator import generate_sample_lake, lake_is_empty
+    from trending_tv_sample.generator import generate_sample_lake, lake_is_empty
 
     if not lake_is_empty(lake):
         if not lake.exists(DEMO_MARKER):

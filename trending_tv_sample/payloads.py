@@ -21,9 +21,9 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from trending_tv.sample_lake import vocabulary as vocab
-from trending_tv.sample_lake.catalog import Catalog
-from trending_tv.sample_lake.model import (
+from trending_tv_sample import vocabulary as vocab
+from trending_tv_sample.catalog import Catalog
+from trending_tv_sample.model import (
     ARCHIVE_FULL_TEXT,
     DAY_MS,
     QUOTE,
