@@ -5,8 +5,10 @@ validate` in TRENDING_TV_DEPLOYMENT=emr. No Spark, no AWS."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -30,6 +32,7 @@ from trending_tv.resources.emr import (
     job_flow_request,
     runtime_pins,
 )
+from trending_tv.resources.emr.settings import EXPORTED_SETTING_NAMES
 from trending_tv.resources.lake import LakeResource
 from trending_tv_tests.emr_standin import MotoAws
 
@@ -91,6 +94,71 @@ def test_cluster_environment_forwards_settings_but_no_secrets():
     assert s.cluster_env["TRENDING_TV_EMR_WORKER_COUNT"] == "3"
     assert s.cluster_env["PYSPARK_PYTHON"] == CLUSTER_PYTHON
     assert not [k for k in s.cluster_env if "KEY" in k or "TOKEN" in k or k.startswith("AWS_")]
+
+
+SECRETS = {
+    "TRENDING_TV_ALERT_WEBHOOK_URL": "https://hooks.example.invalid/services/T0/B0/webhook-secret-value",
+    "TRENDING_TV_X_BEARER_TOKEN": "bearer-token-secret-value",
+    "TRENDING_TV_TMDB_API_KEY": "tmdb-key-secret-value",
+    "TRENDING_TV_DB_PASSWORD": "password-secret-value",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret-value",
+}
+
+
+def test_only_allow_listed_settings_reach_the_nodes():
+    """Cluster configurations are readable by anyone who may describe the cluster: a webhook URL, a
+    token, a key or a password in the host's environment is in neither the job-flow request nor any
+    configuration; unknown TRENDING_TV_* settings are not exported either."""
+    s = settings(**SECRETS, TRENDING_TV_SOMETHING_NEW="x", TRENDING_TV_TMDB_MIN_COVERAGE="0.9")
+    request = job_flow_request(s, "run-secrets", f"s3://{STAGING}/b.sh")
+    text = json.dumps(request)
+    for name, value in SECRETS.items():
+        assert value not in text and name not in text
+    assert "TRENDING_TV_SOMETHING_NEW" not in text
+    allowed = set(EXPORTED_SETTING_NAMES) | {
+        "TRENDING_TV_DEPLOYMENT",
+        "PYSPARK_PYTHON",
+        "PYSPARK_DRIVER_PYTHON",
+    }
+    for config in request["Configurations"]:
+        exported = {name for sub in config.get("Configurations", []) for name in sub["Properties"]}
+        exported |= {
+            name.rsplit(".", 1)[-1]
+            for name in config["Properties"]
+            if name.startswith(("spark.executorEnv.", "spark.yarn.appMasterEnv."))
+        }
+        assert exported <= allowed, config["Classification"]
+    env = exported_env(request["Configurations"])
+    assert env["TRENDING_TV_TMDB_MIN_COVERAGE"] == "0.9"  # a setting the checks read on the node
+    assert set(env) == set(s.cluster_env)
+
+
+def test_the_allow_list_is_what_the_node_needs_and_names_no_secret():
+    """Every variable EmrSettings.from_env reads is exported (the node parses them again), the region
+    is exported even when the host took it from AWS_REGION, and no exported name looks like a secret."""
+    read: set[str] = set()
+
+    class Recording(dict):
+        def get(self, key, default=None):
+            read.add(key)
+            return super().get(key, default)
+
+    full = {
+        **PLACEHOLDERS,
+        "TRENDING_TV_EMR_CLUSTER_ID": "j-1",
+        "TRENDING_TV_EMR_SUBNET_IDS": "subnet-a",
+        "TRENDING_TV_EMR_EC2_KEY_NAME": "ops",
+    }
+    EmrSettings.from_env(Recording(full))
+    assert read - {"AWS_REGION", "AWS_DEFAULT_REGION"} <= set(EXPORTED_SETTING_NAMES)
+    secret_like = re.compile(r"SECRET|TOKEN|PASSWORD|API_KEY|ACCESS_KEY|WEBHOOK")
+    assert not [n for n in EXPORTED_SETTING_NAMES if secret_like.search(n)]
+
+    on_host = EmrSettings.from_env(
+        {k: v for k, v in PLACEHOLDERS.items() if k != "TRENDING_TV_EMR_REGION"} | {"AWS_REGION": "eu-west-1"}
+    )
+    on_node = EmrSettings.from_env(on_host.cluster_env)
+    assert on_node == on_host and on_node.region == "eu-west-1"
 
 
 def test_on_demand_cluster_with_instance_groups_in_moto(aws):

@@ -1,10 +1,9 @@
-"""The EMR deployment's settings, read from TRENDING_TV_* environment variables, and the environment
-exported to the cluster's nodes."""
+"""The EMR deployment's settings, read from TRENDING_TV_* environment variables, and the allow-list of
+settings exported to the cluster's nodes."""
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -13,9 +12,37 @@ from urllib.parse import urlparse
 CLUSTER_VENV = "/opt/trending-tv/venv"
 CLUSTER_PYTHON = f"{CLUSTER_VENV}/bin/python"
 
-# Environment names the deployment forwards to the cluster (besides TRENDING_TV_DEPLOYMENT/LAKE).
-FORWARDED_PREFIX = "TRENDING_TV_"
-SECRET_NAME = re.compile(r"(SECRET|TOKEN|PASSWORD|API_KEY|ACCESS_KEY)", re.IGNORECASE)
+# The variables `EmrSettings.from_env` reads. The remote step loads the same definitions on a node and
+# parses them again there, so each is exported to the cluster (none is a secret).
+EMR_SETTING_NAMES = (
+    "TRENDING_TV_LAKE",
+    "TRENDING_TV_EMR_REGION",
+    "TRENDING_TV_EMR_STAGING",
+    "TRENDING_TV_EMR_LOG_URI",
+    "TRENDING_TV_EMR_CLUSTER_ID",
+    "TRENDING_TV_EMR_SERVICE_ROLE",
+    "TRENDING_TV_EMR_INSTANCE_PROFILE",
+    "TRENDING_TV_EMR_RELEASE_LABEL",
+    "TRENDING_TV_EMR_CAPACITY",
+    "TRENDING_TV_EMR_MASTER_INSTANCE_TYPE",
+    "TRENDING_TV_EMR_WORKER_INSTANCE_TYPES",
+    "TRENDING_TV_EMR_WORKER_COUNT",
+    "TRENDING_TV_EMR_SPOT_TIMEOUT_MINUTES",
+    "TRENDING_TV_EMR_IDLE_TIMEOUT_SECONDS",
+    "TRENDING_TV_EMR_STEP_CONCURRENCY",
+    "TRENDING_TV_EMR_SUBNET_IDS",
+    "TRENDING_TV_EMR_EC2_KEY_NAME",
+    "TRENDING_TV_EMR_FAILURE_LOG_WAIT_SECONDS",
+)
+
+# Settings the asset and check code read while a step runs on the cluster.
+STEP_SETTING_NAMES = ("TRENDING_TV_TMDB_MIN_COVERAGE",)
+
+# The explicit allow-list of host settings exported to every node. Cluster configurations are
+# readable by anyone with elasticmapreduce:DescribeCluster, so a name is added here only when the
+# remote step needs it and it is not a secret: tokens, API keys, passwords, AWS credentials and the
+# alert webhook URL (which embeds its token) stay on the host. Everything else is left out.
+EXPORTED_SETTING_NAMES = EMR_SETTING_NAMES + STEP_SETTING_NAMES
 
 
 class EmrSettingsError(ValueError):
@@ -143,17 +170,17 @@ class EmrSettings:
             subnet_ids=tuple(s.strip() for s in get("TRENDING_TV_EMR_SUBNET_IDS").split(",") if s.strip()),
             ec2_key_name=get("TRENDING_TV_EMR_EC2_KEY_NAME") or None,
             failure_log_wait_seconds=float(failure_wait),
-            cluster_env=cluster_environment(env),
+            cluster_env=cluster_environment(env, region),
         )
 
 
-def cluster_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """The environment every node exports."""
-    # Cluster configurations are readable by anyone with elasticmapreduce:DescribeCluster: forward
-    # the project's settings, never anything named like a secret (AWS credentials stay out too).
-    forwarded_names = [k for k in env if k.startswith(FORWARDED_PREFIX) and not SECRET_NAME.search(k)]
-    cluster_env = {k: env[k] for k in sorted(forwarded_names)}
-    cluster_env["TRENDING_TV_DEPLOYMENT"] = "emr"
-    cluster_env["PYSPARK_PYTHON"] = CLUSTER_PYTHON
-    cluster_env["PYSPARK_DRIVER_PYTHON"] = CLUSTER_PYTHON
-    return cluster_env
+def cluster_environment(env: Mapping[str, str], region: str) -> dict[str, str]:
+    """The environment every node exports: the allow-listed settings that are set here, the resolved
+    region (the host may have it from AWS_REGION, which is not exported), the deployment, and the
+    bootstrap's Python for PySpark."""
+    exported = {name: env[name] for name in EXPORTED_SETTING_NAMES if env.get(name, "").strip()}
+    exported["TRENDING_TV_EMR_REGION"] = region
+    exported["TRENDING_TV_DEPLOYMENT"] = "emr"
+    exported["PYSPARK_PYTHON"] = CLUSTER_PYTHON
+    exported["PYSPARK_DRIVER_PYTHON"] = CLUSTER_PYTHON
+    return dict(sorted(exported.items()))
