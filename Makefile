@@ -22,8 +22,9 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m trending_tv_sample.demo
 
+# Writes the sample (raw files, tracked lists, sample_truth/) again over an existing lake; other data stays.
 sample-lake: install
-	$(BIN)/trending-tv-sample-lake --lake $(TRENDING_TV_LAKE)
+	$(BIN)/trending-tv-sample-lake write --lake $(TRENDING_TV_LAKE) --force
 
 # Two workers, one test file each at a time (module fixtures stay in one process): much of the suite
 # waits on servers, subprocesses and pollers, so the wall time drops on 2 cores.

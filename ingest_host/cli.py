@@ -171,25 +171,7 @@ def refresh_shows_command(ctx: click.Context, top: int | None, dry_run: bool) ->
 
 
 @main.command()
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--sample",
-    is_flag=True,
-    help="Replay the project's sample stream (trending_tv_sample) instead of FILES.",
-)
-@click.option(
-    "--start", type=click.DateTime(["%Y-%m-%d"]), default=None, help="--sample: first UTC day [2020-11-23]."
-)
-@click.option(
-    "--end", type=click.DateTime(["%Y-%m-%d"]), default=None, help="--sample: last UTC day [2020-12-01]."
-)
-@click.option(
-    "--scale",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=None,
-    help="--sample: fraction of the published daily figures [0.02, ~3,300 lines a day].",
-)
-@click.option("--seed", type=int, default=None, help="--sample: generator seed (same seed, same lines).")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--speed",
     type=float,
@@ -199,45 +181,18 @@ def refresh_shows_command(ctx: click.Context, top: int | None, dry_run: bool) ->
 )
 @click.pass_context
 @guarded
-def replay(
-    ctx: click.Context,
-    files: tuple[str, ...],
-    sample: bool,
-    start: datetime | None,
-    end: datetime | None,
-    scale: float | None,
-    seed: int | None,
-    speed: float,
-) -> None:
-    """Feed the buffer from JSON Lines files (stream messages, optionally .gz), or from the sample
-    stream with --sample, as `stream` would (Buffer.accept)."""
-    from ingest_host.buffer import Buffer
-    from ingest_host.replay import iter_file_lines, iter_sample_messages, replay_lines
+def replay(ctx: click.Context, files: tuple[str, ...], speed: float) -> None:
+    """Feed the buffer from JSON Lines files of stream messages (optionally .gz), as `stream` would
+    (Buffer.accept). The project's sample stream: `trending-tv-sample-lake replay`."""
+    from ingest_host.replay import iter_file_lines, replay_into_buffer
 
-    if sample == bool(files):
-        raise click.UsageError("give FILES or --sample (one of the two)")
-    if not sample and (start or end or scale is not None or seed is not None):
-        raise click.UsageError("--start, --end, --scale and --seed go with --sample")
     if speed < 0:
         raise click.BadParameter("must be 0 (as fast as possible) or more", param_hint="--speed")
-    first, last = (start.date() if start else None), (end.date() if end else None)
-    if first and last and last < first:
-        raise click.BadParameter(f"--end {last} is before --start {first}", param_hint="--end")
     settings = _settings(ctx)
     stop = threading.Event()
     _install_stop_handlers(stop)
-    sources = (
-        [iter_sample_messages(first, last, scale=scale, seed=seed)]
-        if sample
-        else [iter_file_lines(path) for path in files]
-    )
-    total: dict[str, int] = {}
-    with Buffer(settings.buffer, settings.sqlite_synchronous) as buffer:
-        for lines in sources:
-            report = replay_lines(buffer, lines, speed=speed, stop=stop)
-            for kind, n in report.by_kind.items():
-                total[kind] = total.get(kind, 0) + n
-    click.echo("replayed: " + json.dumps(total, sort_keys=True))
+    report = replay_into_buffer(settings, [iter_file_lines(path) for path in files], speed=speed, stop=stop)
+    click.echo("replayed: " + json.dumps(report.by_kind, sort_keys=True))
 
 
 @main.command()

@@ -1,12 +1,13 @@
-"""`ingest-host replay`: feed the buffer from JSON Lines files (or the sample generator) as if the
-lines came from the stream.
+"""`ingest-host replay`: feed the buffer with stream messages (from JSON Lines files, or from any
+iterable of messages) as if they came from the stream.
 
 Each line goes through `Buffer.accept`, the one write path `stream` uses, so duplicates, notices
 and corrupt lines are handled and counted exactly as live. The replay runs on a simulated clock:
-a line from a file is "received" at the created_at of its post (a non-post line at the time of the
-post before it); a sample message (`iter_sample_messages`) carries its own receipt time. So
-counters and coverage land in the replayed hours and `upload` can then write those hours (with
-`--now` after them). `speed` is the replay rate relative to that clock (0 = as fast as possible).
+a bare line is "received" at the created_at of its post (a non-post line at the time of the post
+before it); a `(received_at, line)` message carries its own receipt time (the project's sample
+stream, `trending-tv-sample-lake replay`, has that shape). So counters and coverage land in the
+replayed hours and `upload` can then write those hours (with `--now` after them). `speed` is the
+replay rate relative to that clock (0 = as fast as possible).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ingest_host.buffer import POST, Buffer, classify, now_ms
+from ingest_host.config import Settings
 
 log = logging.getLogger("ingest_host.replay")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,28 +36,8 @@ def iter_file_lines(path: str | Path) -> Iterator[bytes]:
             yield line.rstrip(b"\r\n")
 
 
-def iter_sample_messages(
-    start: date | None = None,
-    end: date | None = None,
-    *,
-    scale: float | None = None,
-    seed: int | None = None,
-) -> Iterator[tuple[datetime, bytes]]:
-    """The project's sample as the v2 stream delivers it: `(received_at, line)` in arrival order
-    (b"" = keep-alive), from `trending_tv_sample` (standard library and ingest_host only)."""
-    from trending_tv_sample.generator import (
-        DEFAULT_END,
-        DEFAULT_SEED,
-        DEFAULT_START,
-        iter_stream_messages,
-    )
-
-    return iter_stream_messages(
-        start or DEFAULT_START,
-        end or DEFAULT_END,
-        scale=scale,
-        seed=DEFAULT_SEED if seed is None else seed,
-    )
+# What a replay takes: a raw line, or a `(received_at, raw line)` pair (b"" is a keep-alive).
+Message = bytes | str | tuple[object, bytes | str]
 
 
 @dataclass
@@ -63,16 +45,21 @@ class ReplayReport:
     lines: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: ReplayReport) -> None:
+        self.lines += other.lines
+        for kind, n in other.by_kind.items():
+            self.by_kind[kind] = self.by_kind.get(kind, 0) + n
+
 
 def replay_lines(
     buffer: Buffer,
-    lines: Iterable[bytes | tuple[object, bytes]],
+    lines: Iterable[Message],
     speed: float = 0.0,
     stop: threading.Event | None = None,
 ) -> ReplayReport:
-    """Accept each line into the buffer on the simulated clock. Items may be raw lines or
-    `(received_at, raw line)` pairs (the sample generator's shape): a timezone-aware datetime there
-    is the line's receipt time; anything else in that place is ignored."""
+    """Accept each message into the buffer on the simulated clock. Items may be raw lines or
+    `(received_at, raw line)` pairs: a timezone-aware datetime there is the line's receipt time;
+    anything else in that place is ignored."""
     report = ReplayReport()
     clock: int | None = None
     started_sim: int | None = None
@@ -112,3 +99,19 @@ def replay_lines(
         report.lines += 1
         report.by_kind[accepted.kind] = report.by_kind.get(accepted.kind, 0) + 1
     return report
+
+
+def replay_into_buffer(
+    settings: Settings,
+    sources: Iterable[Iterable[Message]],
+    speed: float = 0.0,
+    stop: threading.Event | None = None,
+) -> ReplayReport:
+    """Replay each source in turn (each on its own clock) into the settings' buffer; one report."""
+    total = ReplayReport()
+    with Buffer(settings.buffer, settings.sqlite_synchronous) as buffer:
+        for messages in sources:
+            if stop is not None and stop.is_set():
+                break
+            total.add(replay_lines(buffer, messages, speed=speed, stop=stop))
+    return total

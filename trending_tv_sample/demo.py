@@ -24,11 +24,10 @@ from tqdm import tqdm
 
 from ingest_host import layout
 from ingest_host.lake import Lake
-from trending_tv.deployment import lake_url
+from trending_tv.settings import settings as code_location_settings
 
 START, END = date(2020, 11, 23), date(2020, 12, 1)
 TOP_N = 25
-COUNTS = ("hashtag_count", "text_count", "tweet_count")
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
 
 
@@ -62,13 +61,12 @@ def ensure_sample_lake(lake: Lake) -> None:
 
 
 def replay_and_upload(lake: Lake) -> None:
-    """`ingest-host replay --sample` then `ingest-host upload --now <after the sample>`, in process."""
+    """`trending-tv-sample-lake replay` then `ingest-host upload --now <after the sample>`, in process."""
     from datetime import UTC, datetime, timedelta
 
-    from ingest_host.buffer import Buffer
     from ingest_host.config import Settings
-    from ingest_host.replay import iter_sample_messages, replay_lines
     from ingest_host.upload import run_upload
+    from trending_tv_sample.replay import replay_sample
 
     for leftover in DEMO_BUFFER.parent.glob(DEMO_BUFFER.name + "*"):  # a fresh buffer every time
         leftover.unlink()
@@ -77,21 +75,18 @@ def replay_and_upload(lake: Lake) -> None:
     started = time.monotonic()
     hours = ((END - START).days + 1) * 24
 
-    def by_hour(messages, bar):
-        last = None
-        for message in messages:
-            hour = message.received_at.replace(minute=0, second=0, microsecond=0)
-            if hour != last and last is not None and START <= last.date() <= END:
-                bar.update()
-            last = hour
-            yield message
-        bar.update(bar.total - bar.n)
+    with tqdm(total=hours, unit="hour", desc="      replay", leave=False) as bar:
+        previous: datetime | None = None  # the receipt hour of the message before
 
-    with (
-        Buffer(settings.buffer, settings.sqlite_synchronous) as buffer,
-        tqdm(total=hours, unit="hour", desc="      replay", leave=False) as bar,
-    ):
-        replayed = replay_lines(buffer, by_hour(iter_sample_messages(START, END), bar))
+        def count_hours(message) -> None:
+            nonlocal previous
+            hour = message.received_at.replace(minute=0, second=0, microsecond=0)
+            if previous is not None and hour != previous and START <= previous.date() <= END:
+                bar.update()
+            previous = hour
+
+        replayed = replay_sample(settings, START, END, on_message=count_hours)
+        bar.update(bar.total - bar.n)
     replay_seconds = time.monotonic() - started
     # Every sample hour is finished: the uploader's clock is set after the range (plus its grace).
     after = datetime.combine(END + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
@@ -124,8 +119,6 @@ class RunProgress(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from dagster import DagsterEventType, EventRecordsFilter  # noqa: F401 (imported for the types)
-
         seen = 0
         run_id = None
         while not self.stop.wait(1.0):
@@ -276,7 +269,7 @@ def check_ground_truth(lake: Lake, stats: list[dict]) -> None:
 
 
 def main() -> None:
-    lake = Lake.from_url(lake_url())
+    lake = Lake.from_url(code_location_settings().lake_url)
     started = time.monotonic()
     ensure_sample_lake(lake)
     materialize_everything(lake)

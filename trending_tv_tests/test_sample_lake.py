@@ -683,7 +683,7 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path):
     lake.mkdir()
     (lake / "something.txt").write_text("keep me")
     runner = CliRunner()
-    args = ["--lake", str(lake), "--start", "2020-11-30", "--end", "2020-11-30", "--scale", "0.002"]
+    args = ["write", "--lake", str(lake), "--start", "2020-11-30", "--end", "2020-11-30", "--scale", "0.002"]
     refused = runner.invoke(cli_main, args)
     assert refused.exit_code != 0
     assert "already holds objects" in refused.output and "--force" in refused.output
@@ -698,9 +698,11 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path):
 def test_cli_writes_into_an_empty_lake_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TRENDING_TV_LAKE", str(tmp_path / "fresh"))
     result = CliRunner().invoke(
-        cli_main, ["--start", "2020-12-01", "--end", "2020-12-01", "--scale", "0.002"]
+        cli_main, ["write", "--start", "2020-12-01", "--end", "2020-12-01", "--scale", "0.002"]
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "fresh/sample_truth/tweet_stat.csv").is_file()
-    bad = CliRunner().invoke(cli_main, ["--lake", str(tmp_path / "x"), "--full-size", "--scale", "0.1"])
+    bad = CliRunner().invoke(
+        cli_main, ["write", "--lake", str(tmp_path / "x"), "--full-size", "--scale", "0.1"]
+    )
     assert bad.exit_code != 0 and "--full-size" in bad.output

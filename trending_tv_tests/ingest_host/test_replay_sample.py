@@ -1,4 +1,5 @@
-"""`ingest-host replay --sample` -> buffer -> `upload` into a folder lake and into moto's S3 server:
+"""`trending-tv-sample-lake replay` (the sample's stream through `ingest_host.replay`) -> buffer ->
+`ingest-host upload` into a folder lake and into moto's S3 server:
 both get the same bytes, and the Spark counting of the bucket's files (staged locally, as local
 runs read an S3 lake) equals the sample's ground truth, row for row."""
 
@@ -25,6 +26,17 @@ from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
 
 DAYS = [date(2020, 11, 27), date(2020, 11, 28)]
 NOW = "2020-11-30T00:00:00Z"  # every hour of the sample is finished
+
+
+def run_sample_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`trending-tv-sample-lake ARGS` in a subprocess with exactly the given settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "trending_tv_sample.cli", *args],
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _copy_buffer(source: str, target: str) -> None:
@@ -58,7 +70,7 @@ def test_replay_sample_upload_to_folder_and_s3_counts_equal_the_ground_truth(env
     assert lake.exists(layout.tracked_shows_day_key(DAYS[0])) and lake.exists(layout.CONFIG_TRACKED_SHOWS)
 
     started = time.monotonic()
-    result = run_cli(env, "replay", "--sample", "--start", "2020-11-27", "--end", "2020-11-28", timeout=120)
+    result = run_sample_cli(env, "replay", "--start", "2020-11-27", "--end", "2020-11-28", timeout=120)
     assert result.returncode == 0, result.stderr
     replayed = json.loads(result.stdout.split("replayed: ", 1)[1])
     messages = list(iter_stream_messages(DAYS[0], DAYS[-1]))
@@ -78,7 +90,7 @@ def test_replay_sample_upload_to_folder_and_s3_counts_equal_the_ground_truth(env
     result = run_cli(env, "upload", "--now", NOW)
     assert result.returncode == 0, result.stderr
     assert "uploaded 50 hour file(s); 0 hour(s) left" in result.stdout
-    print(f"\nreplay --sample (2 days) + upload to a folder: {time.monotonic() - started:.1f} s")
+    print(f"\nsample replay (2 days) + upload to a folder: {time.monotonic() - started:.1f} s")
 
     day_before, day_after = DAYS[0] - timedelta(days=1), DAYS[-1] + timedelta(days=1)
     raw = [o.key for o in lake.list("tweet_raw/")]
@@ -125,9 +137,9 @@ def test_replay_sample_upload_to_folder_and_s3_counts_equal_the_ground_truth(env
 
 def test_replay_sample_at_a_speed_follows_the_posts_clock(env):
     """--speed X replays the sample's own clock X times faster: a day at 28,800 takes ~3 s."""
-    args = ["replay", "--sample", "--start", "2020-11-29", "--end", "2020-11-29", "--scale", "0.001"]
+    args = ["replay", "--start", "2020-11-29", "--end", "2020-11-29", "--scale", "0.001"]
     started = time.monotonic()
-    result = run_cli(env, *args, "--speed", "28800")
+    result = run_sample_cli(env, *args, "--speed", "28800")
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert elapsed >= 2.9, elapsed
@@ -136,14 +148,15 @@ def test_replay_sample_at_a_speed_follows_the_posts_clock(env):
     assert counts["post"] > 0 and counts["keepalive"] > 0
 
 
-def test_replay_sample_refuses_mixed_or_missing_sources(env, tmp_path):
-    source = tmp_path / "x.jsonl"
-    source.write_bytes(b"")
-    for args in (["replay"], ["replay", "--sample", str(source)], ["replay", str(source), "--seed", "1"]):
+def test_replay_refuses_missing_files_and_reversed_sample_days(env):
+    # the ingest host replays files only: the sample's stream is the sample's command
+    for args in (["replay"], ["replay", "--sample"]):
         result = run_cli(env, *args)
         assert result.returncode == 2, (args, result.stderr)
-    result = run_cli(env, "replay", "--sample", "--start", "2020-11-28", "--end", "2020-11-27")
+    result = run_sample_cli(env, "replay", "--start", "2020-11-28", "--end", "2020-11-27")
     assert result.returncode == 2 and "before" in result.stderr
+    result = run_sample_cli(env, "replay", "--speed", "-1")
+    assert result.returncode == 2 and "--speed" in result.stderr
 
 
 def test_sample_messages_are_filed_at_their_receipt_time(tmp_path):
@@ -161,17 +174,20 @@ def test_sample_messages_are_filed_at_their_receipt_time(tmp_path):
 
 
 def test_replay_sample_loads_neither_dagster_nor_pyspark(env):
+    """The sample's replay runs on an ingest-only install: no Dagster, Spark or pipeline progress bars."""
     code = (
         "import sys\n"
-        "from ingest_host.cli import main\n"
-        "sys.argv = ['ingest-host', 'replay', '--sample', '--start', '2020-11-30', '--end', '2020-11-30',"
+        "from trending_tv_sample.cli import main\n"
+        "sys.argv = ['trending-tv-sample-lake', 'replay', '--start', '2020-11-30', '--end', '2020-11-30',"
         " '--scale', '0.001']\n"
         "try:\n"
         "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'pyspark', 'py4j')))\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code in (0, None), exit.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'pyspark', 'py4j', 'tqdm')))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], env=child_env(env), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+    with Buffer(env["TRENDING_TV_BUFFER"]) as buffer:
+        assert buffer.counts()["post"] > 0
