@@ -18,6 +18,7 @@ budget, and the per-hour collection stats uploaded beside each raw file.
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 
 # kinds of stored lines
 POST = "post"
@@ -77,7 +79,37 @@ CREATE TABLE IF NOT EXISTS uploads (
     uploaded_at INTEGER NOT NULL,
     pruned      INTEGER NOT NULL DEFAULT 0  -- 1: some of its lines were pruned from the buffer
 );
+CREATE TABLE IF NOT EXISTS coverage_days (
+    day    INTEGER PRIMARY KEY,        -- epoch ms of the UTC day whose coverage file is due
+    final  INTEGER NOT NULL DEFAULT 0  -- 1: written after the whole day had finished
+);
 """
+
+
+# exit code of a command stopped by a full disk (0-3 are in cli.py)
+EXIT_DISK_FULL = 4
+
+
+class DiskFullError(OSError):
+    """The disk holding the buffer or a folder lake is full: retrying cannot help until space is freed."""
+
+
+def is_disk_full(error: BaseException | None) -> bool:
+    """True when `error` (or an exception it was raised from) is a full disk or an exceeded quota:
+    ENOSPC/EDQUOT from the OS, or SQLite's SQLITE_FULL ("database or disk is full")."""
+    seen = 0
+    while error is not None and seen < 20:
+        if isinstance(error, DiskFullError):
+            return True
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(error, sqlite3.Error) and (
+            getattr(error, "sqlite_errorcode", None) == 13 or "disk is full" in str(error)
+        ):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
 
 
 def now_ms() -> int:
@@ -177,14 +209,14 @@ class Line:
 class Buffer:
     """The SQLite buffer. One instance per process (thread-safe through a lock)."""
 
-    def __init__(self, path: str | Path, synchronous: str = "NORMAL", timeout: float = 30.0):
+    def __init__(self, path: str | Path, synchronous: str = "FULL", timeout: float = 30.0):
         self.path = Path(path)
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self.db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+        self.db.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
         self.db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         self.db.executescript(SCHEMA)
         self._marked_minute: int | None = None
@@ -316,6 +348,65 @@ class Buffer:
             "SELECT DISTINCT hour FROM lines WHERE uploaded_at IS NULL AND hour < ?", (before_hour,)
         ).fetchall()
         return {int(r[0]) for r in rows}
+
+    def pending_hours_between(self, start: int, end: int) -> set[int]:
+        rows = self.db.execute(
+            "SELECT DISTINCT hour FROM lines WHERE uploaded_at IS NULL AND hour >= ? AND hour < ?",
+            (start, end),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def covered_hours_not_uploaded(self, before_hour: int) -> set[int]:
+        """Hours before `before_hour` in which the collector was connected for at least a minute and
+        that were never uploaded (an hour with lines is found by `pending_hours`)."""
+        rows = self.db.execute(
+            "SELECT hour FROM coverage WHERE minutes != 0 AND hour < ? "
+            "AND hour NOT IN (SELECT hour FROM uploads)",
+            (before_hour,),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def coverage_between(self, start: int, end: int) -> dict[int, tuple[int, int | None, int | None]]:
+        """Minutes mask, cap and cap-reached time of each hour in [start, end) the buffer knows."""
+        rows = self.db.execute(
+            "SELECT hour, minutes, cap, cap_reached_ms FROM coverage WHERE hour >= ? AND hour < ?",
+            (start, end),
+        ).fetchall()
+        return {int(h): (int(m), c, r) for h, m, c, r in rows}
+
+    def uploads_between(self, start: int, end: int) -> dict[int, tuple[str, int, int]]:
+        """Key, lines and posts of each hour in [start, end) whose upload was confirmed."""
+        rows = self.db.execute(
+            "SELECT hour, key, lines, posts FROM uploads WHERE hour >= ? AND hour < ?", (start, end)
+        ).fetchall()
+        return {int(h): (k, int(n), int(p)) for h, k, n, p in rows}
+
+    def mark_coverage_day_due(self, day: int) -> None:
+        """The day's coverage file must be (re)written: one of its hours was just uploaded."""
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO coverage_days(day, final) VALUES (?, 0) "
+                "ON CONFLICT(day) DO UPDATE SET final = 0",
+                (day,),
+            )
+
+    def coverage_days_due(self) -> list[int]:
+        """Days whose coverage file is out of date or was written before the day had finished."""
+        rows = self.db.execute("SELECT day FROM coverage_days WHERE final = 0 ORDER BY day").fetchall()
+        return [int(r[0]) for r in rows]
+
+    def mark_coverage_day_written(self, day: int, final: bool) -> None:
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO coverage_days(day, final) VALUES (?, ?) "
+                "ON CONFLICT(day) DO UPDATE SET final = excluded.final",
+                (day, int(final)),
+            )
+
+    def upload_of(self, hour: int) -> tuple[str, int] | None:
+        """Key and pruned flag of the hour's last confirmed upload (None: never uploaded)."""
+        row = self.db.execute("SELECT key, pruned FROM uploads WHERE hour = ?", (hour,)).fetchone()
+        return (row[0], int(row[1])) if row else None
 
     def uploaded_hours(self) -> dict[int, tuple[str, int]]:
         rows = self.db.execute("SELECT hour, key, pruned FROM uploads").fetchall()

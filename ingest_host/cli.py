@@ -109,17 +109,33 @@ def _parse_now(value: str | None) -> int | None:
 @click.option("--now", "now_text", default=None, help="Pretend it is this UTC time (ISO-8601).")
 @click.option("--gzip/--no-gzip", "gzipped", default=None, help="Overrides TRENDING_TV_UPLOAD_GZIP.")
 @click.option("--lake", default=None, help="Overrides TRENDING_TV_LAKE.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another running upload (then exit 5).",
+)
 @click.pass_context
 @guarded
-def upload(ctx: click.Context, now_text: str | None, gzipped: bool | None, lake: str | None) -> None:
-    """Upload every finished UTC hour not yet uploaded; exits 1 while any hour is left."""
-    from ingest_host.upload import run_upload
+def upload(
+    ctx: click.Context, now_text: str | None, gzipped: bool | None, lake: str | None, wait: float
+) -> None:
+    """Upload every finished UTC hour the collector covered and not yet uploaded, and each touched
+    day's coverage file; exits 1 while any hour is left, 4 on a full disk, 5 while another upload runs."""
+    from ingest_host.buffer import EXIT_DISK_FULL, DiskFullError
+    from ingest_host.upload import EXIT_BUSY, UploadBusy, run_upload
 
     settings = _settings(ctx, upload_gzip=gzipped, lake=lake)
-    report = run_upload(settings, now=_parse_now(now_text))
+    try:
+        report = run_upload(settings, now=_parse_now(now_text), wait=wait)
+    except UploadBusy as error:
+        _fail(EXIT_BUSY, f"ingest-host upload: {error}")
+    except DiskFullError as error:
+        _fail(EXIT_DISK_FULL, f"ingest-host upload: {error}")
     click.echo(
         f"uploaded {len(report.uploaded)} hour file(s); {report.left} hour(s) left; "
-        f"pruned {report.pruned_lines} line(s)"
+        f"coverage written for {len(report.coverage_days)} day(s); pruned {report.pruned_lines} line(s)"
     )
     if not report.ok:
         first = report.failed[0] if report.failed else "?"

@@ -62,3 +62,39 @@ def tweet_hour_stats_key(hour: datetime) -> str:
 def tmdb_day_stats_key(day: date) -> str:
     """Coverage of one UTC day's TMDB pull: ingest_meta/tmdb_raw/YYYY/MM/DD/YYYY-MM-DD.json."""
     return f"{INGEST_META}/{TMDB_RAW}/{day:%Y/%m/%d}/{day:%Y-%m-%d}.json"
+
+
+def tweet_day_coverage_key(day: date) -> str:
+    """Collection coverage of one UTC day, written by the ingest host after each upload run that
+    touched the day: ingest_meta/tweet_raw/YYYY/MM/DD/YYYY-MM-DD.json. Per hour ("00".."23"): its
+    state (complete, partial, uncovered, missing, pending or open), minutes covered and their
+    60-character mask, the raw file's key, lines and posts; per day: minutes covered, the share of
+    the day's finished minutes, and the hours missing (ingest_host/README.md, "Coverage")."""
+    return f"{INGEST_META}/{TWEET_RAW}/{day:%Y/%m/%d}/{day:%Y-%m-%d}.json"
+
+
+def check_key(key: str) -> str:
+    """`key` if it is a safe relative lake key, else ValueError: no leading `/`, no `.` or `..`
+    segment, no backslash, no NUL. Use it before turning a key into a local path."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or "\\" in key or "\0" in key or any(p in (".", "..") for p in parts):
+        raise ValueError(f"Invalid lake key {key!r}")
+    return key
+
+
+# Who writes which top-level prefixes of the lake: the one list the IAM policies in deploy/iam/ are
+# checked against (trending_tv_tests/test_iam_policies.py). A new prefix goes here and in the policies.
+CONFIG = "config"
+REPORTS = "reports"
+# Spark's output in direct mode (EMR) before each day is swapped into analytics/ (EMRFS also writes a
+# `_staging_$folder$` marker beside it)
+STAGING = "_staging"
+
+INGEST_HOST_WRITES = (TWEET_RAW, TMDB_RAW, COUNTS_RAW, CONFIG, INGEST_META)
+"""The collector: raw posts, TMDB pulls and tracked-show lists, post counts, the current list,
+collection stats."""
+DAGSTER_HOST_WRITES = (MANIFESTS, ANALYTICS, REPORTS, STAGING)
+"""The Dagster host: sealed-day manifests, the tables its assets compute (date, dimensions, trends,
+and every table when Spark runs locally), the trend reports, and direct-mode staging."""
+EMR_NODES_WRITES = (ANALYTICS, STAGING)
+"""The EMR nodes: the Spark tables (written to staging, then swapped into analytics/)."""

@@ -27,10 +27,11 @@ def _lines(lake: Lake, key: str) -> list[bytes]:
     return [line for line in data.split(b"\n") if line]
 
 
-def test_hours_are_half_open_by_created_at_and_empty_hours_get_a_file(env):
+def test_hours_are_half_open_by_created_at_and_covered_empty_hours_get_a_file(env):
     settings = load_settings()
     lake = Lake.from_url(settings.lake)
     with Buffer(settings.buffer) as buffer:
+        buffer.mark_minute(ms(utc(2024, 1, 1, 11, 30)))  # the collector ran in hour 11; nothing matched
         buffer.accept(v2_post(1, utc(2024, 1, 1, 9, 59, 59, 999000)), ms(utc(2024, 1, 1, 10, 0, 1)))
         buffer.accept(v2_post(2, utc(2024, 1, 1, 10, 0, 0)), ms(utc(2024, 1, 1, 10, 0, 1)))
         buffer.accept(v2_post(2, utc(2024, 1, 1, 10, 0, 0)), ms(utc(2024, 1, 1, 10, 0, 2)))  # duplicate
@@ -43,7 +44,8 @@ def test_hours_are_half_open_by_created_at_and_empty_hours_get_a_file(env):
     assert post_ids_in(_lines(lake, "tweet_raw/2024/01/01/09/2024-01-01-09.json")) == ["1"]
     ten = _lines(lake, "tweet_raw/2024/01/01/10/2024-01-01-10.json")
     assert post_ids_in(ten) == ["2"] and len(ten) == 3 and b"garbage" in ten  # notices kept as received
-    assert lake.read_bytes("tweet_raw/2024/01/01/11/2024-01-01-11.json") == b""  # empty hour, empty file
+    assert lake.read_bytes("tweet_raw/2024/01/01/11/2024-01-01-11.json") == b""  # covered, empty file
+    assert not lake.exists("tweet_raw/2024/01/01/08/2024-01-01-08.json")  # never covered: no file
     assert post_ids_in(_lines(lake, "tweet_raw/2024/01/01/12/2024-01-01-12.json")) == ["3"]
     assert not lake.exists("tweet_raw/2024/01/01/13/2024-01-01-13.json")
     stats = json.loads(lake.read_bytes("ingest_meta/tweet_raw/2024/01/01/10/2024-01-01-10.json"))
@@ -126,6 +128,7 @@ def test_s3_unreachable_for_hours_then_every_hour_lands_once(env):
                     buffer.accept(v2_post(post_id, created), ms(created))
                     settings_ids.append(str(post_id))
                 buffer.count_keepalive(ms(utc(2024, 2, 1, hour, 30)))
+                buffer.mark_minute(ms(utc(2024, 2, 1, hour, 30)))
         down = {**env, "AWS_ENDPOINT_URL_S3": _dead_endpoint(), "AWS_MAX_ATTEMPTS": "2"}
         for hour in range(1, 7):  # six hourly runs during the outage
             result = run_cli(down, "upload", "--now", f"2024-02-01T{hour:02d}:07:00Z")
@@ -139,6 +142,9 @@ def test_s3_unreachable_for_hours_then_every_hour_lands_once(env):
         landed = [pid for key in keys for pid in post_ids_in(s3.read(key).split(b"\n"))]
         assert sorted(landed) == sorted(settings_ids) and len(landed) == len(set(landed))
         assert s3.read("lake/tweet_raw/2024/02/01/03/2024-02-01-03.json") == b""
-        assert len(s3.keys("lake/ingest_meta/tweet_raw/")) == 6
+        assert len(s3.keys("lake/ingest_meta/tweet_raw/")) == 6 + 1  # the hours' stats and the day's coverage
+        coverage = json.loads(s3.read("lake/ingest_meta/tweet_raw/2024/02/01/2024-02-01.json"))
+        assert coverage["hours_with_file"] == [f"{h:02d}" for h in range(6)]
+        assert coverage["empty_hours"] == ["03"]
         again = run_cli(env, "upload", "--now", "2024-02-01T07:07:00Z")
         assert again.returncode == 0 and "uploaded 0 hour file(s)" in again.stdout
