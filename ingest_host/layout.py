@@ -81,20 +81,3 @@ def check_key(key: str) -> str:
         raise ValueError(f"Invalid lake key {key!r}")
     return key
 
-
-# Who writes which top-level prefixes of the lake: the one list the IAM policies in deploy/iam/ are
-# checked against (trending_tv_tests/test_iam_policies.py). A new prefix goes here and in the policies.
-CONFIG = "config"
-REPORTS = "reports"
-# Spark's output in direct mode (EMR) before each day is swapped into analytics/ (EMRFS also writes a
-# `_staging_$folder$` marker beside it)
-STAGING = "_staging"
-
-INGEST_HOST_WRITES = (TWEET_RAW, TMDB_RAW, COUNTS_RAW, CONFIG, INGEST_META)
-"""The collector: raw posts, TMDB pulls and tracked-show lists, post counts, the current list,
-collection stats."""
-DAGSTER_HOST_WRITES = (MANIFESTS, ANALYTICS, REPORTS, STAGING)
-"""The Dagster host: sealed-day manifests, the tables its assets compute (date, dimensions, trends,
-and every table when Spark runs locally), the trend reports, and direct-mode staging."""
-EMR_NODES_WRITES = (ANALYTICS, STAGING)
-"""The EMR nodes: the Spark tables (written to staging, then swapped into analytics/)."""
