@@ -1,4 +1,4 @@
-"""Keys of the data lake (DESIGN, "The lake"): zero-padded, UTC, one layout for folders and S3."""
+"""Keys of the data lake (docs/design.md, "The lake"): zero-padded, UTC, one layout for folders and S3."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Text normalisation shared by the counting rules (DESIGN, rule 5) and tracked-list validation."""
+"""Text normalisation of the counting rules (docs/design.md, rule 5), shared with tracked-list validation."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The tracked-show list: CSV `id,name,hashtags,aliases`, several values separated by `|`,
-hashtags written with `#` (DESIGN, "The lake"). Reading it repairs what is safe to repair and
-refuses what is not, so a bad list never silently stops a show from matching (seed bugs 7, 8)."""
+hashtags written with `#` (docs/design.md, "The tracked-show list"). Reading it repairs what is safe
+to repair and refuses what is not, so a bad list never silently stops a show from matching (a
+hashtag with a trailing space or without its `#` would otherwise never match any post)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Small hand-written lakes and post builders for tests, in the DESIGN layout."""
+"""Small hand-written lakes and post builders for tests, in the lake layout of docs/design.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One test per counting rule of DESIGN ("Counting rules for tweet_stat"), on small hand-written
+"""One test per counting rule of tweet_stat (docs/design.md, rules 1-6), on small hand-written
 files, in both payload families (X API v2 stream messages and v1.1 status objects), through the
 real Spark transform."""
 

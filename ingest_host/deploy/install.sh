@@ -59,7 +59,7 @@ rm -rf "$PREFIX/src" && mv "$PREFIX/src.new" "$PREFIX/src"
 
 if [ ! -f "$ENV_FILE" ]; then
   cat > "$ENV_FILE" <<'ENV'
-# trending-tv ingest host settings (names: DESIGN.md, "Ingest host"). Secrets live here only.
+# trending-tv ingest host settings (names and defaults: ingest_host/README.md, "Settings"). Secrets live here only.
 X_BEARER_TOKEN=
 TMDB_API_KEY=
 TRENDING_TV_LAKE=s3://CHANGE-ME-bucket/lake

@@ -1,8 +1,8 @@
 """Ingest host benchmarks (`make bench`): buffer throughput and the stream's peak RSS.
 
-Targets (issue 4): >= 2,000 posts/s into the buffer on one core; <= 80 MB RSS for `ingest-host
-stream` receiving from a local X API v2 server. Results replace the "Ingest host" section of
-BENCHMARKS.md at the repository root."""
+Targets (the ingest host runs on a 1 vCPU / 512 MB box): >= 2,000 posts/s into the buffer on one
+core; <= 80 MB RSS for `ingest-host stream` receiving from a local X API v2 server. Results replace
+the "Ingest host" section of BENCHMARKS.md at the repository root."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ TRACKED = (
     '2734,Law & Order: Special Victims Unit,#SVU,"Law & Order: SVU|Law and Order SVU"\n'
 )
 
-# Every setting the ingest host reads (its DESIGN contract, plus any TRENDING_TV_/TMDB_ variable):
+# Every setting the ingest host reads (its contract names, plus any TRENDING_TV_/TMDB_ variable):
 # cleared so the developer's own environment never leaks in.
 _VARS = set(CONTRACT)
 
