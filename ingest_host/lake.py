@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,11 @@ from urllib.parse import urlparse
 
 class LakeNotFoundError(FileNotFoundError):
     """The configured lake root does not exist (a folder that is missing, a bucket that is not there)."""
+
+
+class LakeAccessDeniedError(LakeNotFoundError, PermissionError):
+    """The lake root may exist but these credentials may not list it. A LakeNotFoundError too, so a
+    caller that treats an unreachable lake as one case keeps doing so; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class Lake:
     def write_bytes(self, key: str, data: bytes) -> None: ...
     def upload_file(self, path: str | os.PathLike[str], key: str) -> None: ...
     def download_file(self, key: str, path: str | os.PathLike[str]) -> None: ...
+    def copy(self, source: str, target: str) -> None: ...
     def delete(self, keys: Iterable[str]) -> None: ...
     def head(self, key: str) -> LakeObject | None: ...
     def uri(self, key: str) -> str: ...
@@ -74,20 +80,45 @@ class Lake:
     def replace_prefix_from_folder(self, folder: str | os.PathLike[str], prefix: str) -> list[str]:
         """Make `prefix` hold exactly the files of a local folder: write the new objects, then remove
         the objects that are not among them. A reader never sees the prefix empty."""
-        if not prefix.endswith("/"):
-            raise ValueError(f"prefix must end with '/': {prefix!r}")
+        _check_prefix(prefix)
         folder = Path(folder)
         new_keys = []
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             key = prefix + path.relative_to(folder).as_posix()
             self.upload_file(path, key)
             new_keys.append(key)
-        stale = [o.key for o in self.list(prefix) if o.key not in set(new_keys)]
-        self.delete(stale)
+        self._delete_all_but(prefix, new_keys)
         return new_keys
+
+    def replace_prefix_from_keys(
+        self, sources: Sequence[str], prefix: str, names: Sequence[str] | None = None
+    ) -> list[str]:
+        """Make `prefix` hold exactly copies of the objects `sources` of this lake (server-side on S3),
+        named `names` (default: each source's last path segment): copy first, then remove the objects
+        that are not among the copies. A reader never sees the prefix empty; a rerun leaves no
+        duplicates."""
+        _check_prefix(prefix)
+        names = [key.rsplit("/", 1)[-1] for key in sources] if names is None else list(names)
+        if len(names) != len(sources) or len(set(names)) != len(names):
+            raise ValueError(f"need one distinct name per source: {len(sources)} sources, names {names}")
+        new_keys = []
+        for source, name in zip(sources, names, strict=True):
+            self.copy(source, prefix + name)
+            new_keys.append(prefix + name)
+        self._delete_all_but(prefix, new_keys)
+        return new_keys
+
+    def _delete_all_but(self, prefix: str, keep: Iterable[str]) -> None:
+        keep = set(keep)
+        self.delete([o.key for o in self.list(prefix) if o.key not in keep])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+def _check_prefix(prefix: str) -> None:
+    if not prefix.endswith("/"):
+        raise ValueError(f"prefix must end with '/': {prefix!r}")
 
 
 class LocalLake(Lake):
@@ -165,6 +196,9 @@ class LocalLake(Lake):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.path(key), path)
 
+    def copy(self, source: str, target: str) -> None:
+        self.upload_file(self.path(source), target)
+
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
             self.path(key).unlink(missing_ok=True)
@@ -198,14 +232,29 @@ class S3Lake(Lake):
         return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
 
     def ensure_exists(self) -> None:
+        """One ListObjectsV2 under the lake's prefix. Not HeadBucket: a ListBucket grant conditioned on
+        `s3:prefix` (the least privilege docs/DEPLOY_EMR.md recommends) refuses it."""
         from botocore.exceptions import ClientError
 
+        listed = f"s3://{self.bucket}/{self._full('')}"
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._full(""), MaxKeys=1)
         except ClientError as error:
+            code = error.response["Error"].get("Code")
+            if code == "NoSuchBucket":
+                raise LakeNotFoundError(
+                    f"Lake bucket s3://{self.bucket} does not exist (NoSuchBucket). "
+                    "Check TRENDING_TV_LAKE and the AWS account and region."
+                ) from error
+            if code in ("AccessDenied", "403", "AllAccessDisabled"):
+                condition = f' with the condition s3:prefix like "{self._full("")}*"' if self.prefix else ""
+                raise LakeAccessDeniedError(
+                    f"Listing the lake {listed} was denied ({code}): these AWS credentials need "
+                    f"s3:ListBucket on arn:aws:s3:::{self.bucket}{condition}. "
+                    "Check TRENDING_TV_LAKE and the policy of this host's role."
+                ) from error
             raise LakeNotFoundError(
-                f"Lake bucket s3://{self.bucket} is not reachable ({error.response['Error'].get('Code')}). "
-                "Check TRENDING_TV_LAKE and your AWS settings."
+                f"Lake {listed} is not reachable ({code}). Check TRENDING_TV_LAKE and your AWS settings."
             ) from error
 
     def iter_list(self, prefix: str = "") -> Iterator[LakeObject]:
@@ -243,6 +292,10 @@ class S3Lake(Lake):
     def download_file(self, key: str, path: str | os.PathLike[str]) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.client.download_file(self.bucket, self._full(key), os.fspath(path))
+
+    def copy(self, source: str, target: str) -> None:
+        """A server-side copy (multipart above 8 MB: boto3's managed copy)."""
+        self.client.copy({"Bucket": self.bucket, "Key": self._full(source)}, self.bucket, self._full(target))
 
     def delete(self, keys: Iterable[str]) -> None:
         batch: list[str] = []

@@ -290,8 +290,7 @@ def test_direct_mode_reads_s3_uris_and_swaps_days_in_with_stable_names(aws, monk
     Spark on EMR (EMRFS) puts them, markers included; everything after that is the real code."""
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="tt-direct-lake")
-    lake = LakeResource(url="s3://tt-direct-lake/lake", spark_io="direct")
-    lake.client._client = s3
+    lake = LakeResource(url="s3://tt-direct-lake/lake", spark_io="direct")  # boto3 reaches moto
     with lake.local_paths(["tweet_raw/2020/11/23/10/2020-11-23-10.json"]) as paths:
         assert paths == ["s3://tt-direct-lake/lake/tweet_raw/2020/11/23/10/2020-11-23-10.json"]
     assert (

@@ -28,7 +28,7 @@ SPARK_PART = "part-"
 
 
 class LakeResource(ConfigurableResource):
-    """Where raw data lands and analytics tables are written (DESIGN, "The lake")."""
+    """Where raw data lands and analytics tables are written (docs/design.md, "The lake")."""
 
     url: str = Field(description="Lake root: a folder path or s3://bucket/prefix")
     spark_io: Literal["staged", "direct"] = Field(
@@ -86,7 +86,7 @@ class LakeResource(ConfigurableResource):
 
         Spark writes every day in one job to a staging folder; each day's prefix is then swapped in
         (new files written first, old ones removed after) with stable file names, so reruns and
-        backfills never leave duplicate part files (seed weakness 17).
+        backfills never leave duplicate part files.
         """
         if self.spark_io == "direct" and isinstance(self.client, S3Lake):
             return self._write_daily_table_direct(df, table, days)
@@ -125,28 +125,19 @@ class LakeResource(ConfigurableResource):
         """Replace each day's partition of `table` with the part files Spark wrote under the staging
         prefix: copies named part-00000.snappy.parquet... first, then the old objects removed (a reader
         never sees the partition empty; reruns never leave duplicates)."""
-        client = self.client
-        if not isinstance(client, S3Lake):
-            raise TypeError("swap_in_days needs an S3 lake")
         written: dict[date, list[str]] = {}
         for day in days:
             source = f"{staging}year={day:%Y}/month={day:%m}/day={day:%d}/"
             parts = sorted(
                 o.key
-                for o in client.list(source)
+                for o in self.client.list(source)
                 if o.key.rsplit("/", 1)[-1].startswith(SPARK_PART) and o.key.endswith(".parquet")
             )
-            target = layout.table_partition_prefix(table, day)
-            new_keys = []
-            for index, key in enumerate(parts):
-                new_key = f"{target}part-{index:05d}.snappy.parquet"
-                client.client.copy(
-                    {"Bucket": client.bucket, "Key": client._full(key)}, client.bucket, client._full(new_key)
-                )
-                new_keys.append(new_key)
-            keep = set(new_keys)
-            client.delete(o.key for o in client.list(target) if o.key not in keep)
-            written[day] = new_keys
+            written[day] = self.client.replace_prefix_from_keys(
+                parts,
+                layout.table_partition_prefix(table, day),
+                names=[f"part-{index:05d}.snappy.parquet" for index in range(len(parts))],
+            )
         return written
 
 

@@ -1,0 +1,209 @@
+"""The lake client's operations the resources use (copy, replace a prefix from keys or a folder,
+the existence check), on a folder and on moto's S3 server on 127.0.0.1; the existence check also
+behind a stand-in for an IAM grant that allows s3:ListBucket only under the lake's prefix."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from ingest_host.lake import Lake, LakeAccessDeniedError, LakeNotFoundError
+from trending_tv.resources.lake import LakeResource
+from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
+
+TARGET = "analytics/tweet_stat/year=2020/month=11/day=23/"
+NEIGHBOUR = "analytics/tweet_stat/year=2020/month=11/day=24/part-00000.snappy.parquet"
+STAGED = "_staging/tweet_stat/run/year=2020/month=11/day=23/"
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request, tmp_path, monkeypatch) -> Iterator[Lake]:
+    if request.param == "local":
+        (tmp_path / "lake").mkdir()
+        yield Lake.from_url(tmp_path / "lake")
+        return
+    with MotoS3(bucket=f"lake-{uuid.uuid4().hex[:12]}") as s3:
+        for key, value in s3_env(s3.endpoint).items():
+            monkeypatch.setenv(key, value)
+        yield Lake.from_url(f"s3://{s3.bucket}/lake")
+
+
+def contents(lake: Lake, prefix: str) -> dict[str, bytes]:
+    return {o.key: lake.read_bytes(o.key) for o in lake.list(prefix)}
+
+
+def test_copy_keeps_the_source(lake):
+    lake.write_bytes("a/one.bin", b"\x00one")
+    lake.copy("a/one.bin", "b/two.bin")
+    assert contents(lake, "") == {"a/one.bin": b"\x00one", "b/two.bin": b"\x00one"}
+
+
+def test_replace_prefix_from_keys_copies_then_removes_only_the_stale_objects(lake):
+    lake.write_bytes(TARGET + "part-00007-old-uuid.snappy.parquet", b"old")
+    lake.write_bytes(TARGET + "part-00000.snappy.parquet", b"old 0")
+    lake.write_bytes(NEIGHBOUR, b"the next day")
+    sources = [STAGED + "part-00000-abc.c000.snappy.parquet", STAGED + "part-00001-abc.c000.snappy.parquet"]
+    lake.write_bytes(sources[0], b"new 0")
+    lake.write_bytes(sources[1], b"new 1")
+
+    names = ["part-00000.snappy.parquet", "part-00001.snappy.parquet"]
+    written = lake.replace_prefix_from_keys(sources, TARGET, names=names)
+    assert written == [TARGET + n for n in names]
+    assert contents(lake, TARGET) == {TARGET + names[0]: b"new 0", TARGET + names[1]: b"new 1"}
+    assert lake.read_bytes(NEIGHBOUR) == b"the next day"  # other days are never touched
+    assert [o.key for o in lake.list(STAGED)] == sources  # copies: the staging stays until deleted
+
+    # a rerun with fewer files leaves exactly those (no duplicates, no leftovers)
+    assert lake.replace_prefix_from_keys(sources[1:], TARGET, names=names[:1]) == [TARGET + names[0]]
+    assert contents(lake, TARGET) == {TARGET + names[0]: b"new 1"}
+    # default names: the sources' own
+    assert lake.replace_prefix_from_keys(sources[:1], TARGET) == [
+        TARGET + "part-00000-abc.c000.snappy.parquet"
+    ]
+    assert lake.replace_prefix_from_keys([], TARGET) == [] and lake.list(TARGET) == []
+
+    with pytest.raises(ValueError, match="must end with '/'"):
+        lake.replace_prefix_from_keys(sources, TARGET.rstrip("/"))
+    with pytest.raises(ValueError, match="one distinct name per source"):
+        lake.replace_prefix_from_keys(sources, TARGET, names=["same", "same"])
+
+
+def test_replace_prefix_from_folder(lake, tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "part-00000.snappy.parquet").write_bytes(b"new")
+    lake.write_bytes(TARGET + "part-00003.snappy.parquet", b"stale")
+    assert lake.replace_prefix_from_folder(folder, TARGET) == [TARGET + "part-00000.snappy.parquet"]
+    assert contents(lake, TARGET) == {TARGET + "part-00000.snappy.parquet": b"new"}
+
+
+def test_swap_in_days_uses_the_part_files_of_each_day_only(lake):
+    """LakeResource.swap_in_days through the client's public operations (any lake, not only S3)."""
+    staging = "_staging/tweet_stat/run/"
+    day = date(2020, 11, 23)
+    lake.write_bytes(STAGED + "part-00001-x.c000.snappy.parquet", b"1")
+    lake.write_bytes(STAGED + "part-00000-x.c000.snappy.parquet", b"0")
+    lake.write_bytes(STAGED + ".part-00000-x.c000.snappy.parquet.crc", b"checksum")
+    lake.write_bytes(staging + "_SUCCESS", b"")
+    lake.write_bytes(TARGET + "part-00009-old.snappy.parquet", b"old")
+    resource = LakeResource(url=lake.url)
+    written = resource.swap_in_days(staging, "tweet_stat", [day])
+    assert written == {day: [TARGET + "part-00000.snappy.parquet", TARGET + "part-00001.snappy.parquet"]}
+    assert contents(lake, TARGET) == dict(zip(written[day], [b"0", b"1"], strict=True))
+
+
+def test_a_missing_lake_is_named(tmp_path, monkeypatch):
+    with pytest.raises(LakeNotFoundError, match="does not exist"):
+        Lake.from_url(tmp_path / "nowhere").ensure_exists()
+    with MotoS3(bucket="tt-present") as s3:
+        for key, value in s3_env(s3.endpoint).items():
+            monkeypatch.setenv(key, value)
+        Lake.from_url("s3://tt-present/lake").ensure_exists()  # an empty prefix is an empty lake
+        with pytest.raises(LakeNotFoundError) as raised:
+            Lake.from_url("s3://tt-absent/lake").ensure_exists()
+        assert not isinstance(raised.value, LakeAccessDeniedError)
+        assert "s3://tt-absent" in str(raised.value) and "NoSuchBucket" in str(raised.value)
+
+
+class PrefixGrant:
+    """Stands in for AWS IAM, which moto does not evaluate with conditions: an HTTP proxy on
+    127.0.0.1 in front of moto's S3 server that answers as AWS does for credentials granted
+    s3:ListBucket only with `s3:prefix` like "<granted>*" and s3:GetObject under it: HeadBucket and
+    listings outside the prefix get 403 AccessDenied; everything else goes to moto unchanged."""
+
+    DENIED = (
+        b"<?xml version='1.0' encoding='UTF-8'?>"
+        b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+    )
+
+    def __init__(self, upstream: str, bucket: str, granted: str):
+        self.upstream = urlparse(upstream)
+        self.bucket, self.granted = bucket, granted
+
+    def allowed(self, method: str, path: str, query: dict[str, list[str]]) -> bool:
+        bucket, _, key = path.lstrip("/").partition("/")
+        if bucket != self.bucket:
+            return False
+        if not key:  # a bucket-level request: only a listing under the granted prefix
+            return method == "GET" and query.get("prefix", [""])[0].startswith(self.granted)
+        return method in ("GET", "HEAD") and key.startswith(self.granted)
+
+    def __enter__(self) -> PrefixGrant:
+        grant = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def forward(self) -> None:
+                url = urlparse(self.path)
+                if not grant.allowed(self.command, url.path, parse_qs(url.query)):
+                    self.send_response(403)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(grant.DENIED)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(grant.DENIED)
+                    return
+                connection = http.client.HTTPConnection(grant.upstream.hostname, grant.upstream.port)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                connection.request(self.command, self.path, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+                self.send_response(response.status)
+                for name, value in response.getheaders():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+                connection.close()
+
+            do_GET = do_HEAD = forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_existence_check_works_under_a_prefix_conditioned_list_grant(monkeypatch):
+    with MotoS3(bucket="tt-granted") as s3:
+        s3.client().put_object(Bucket="tt-granted", Key="lake/tweet_raw/2020/11/23/00/h.json", Body=b"{}")
+        with PrefixGrant(s3.endpoint, "tt-granted", granted="lake/") as grant:
+            for key, value in s3_env(grant.endpoint).items():
+                monkeypatch.setenv(key, value)
+            # the grant refuses HeadBucket, as AWS does: the old check failed here
+            with pytest.raises(ClientError) as refused:
+                boto3.client("s3").head_bucket(Bucket="tt-granted")
+            assert refused.value.response["Error"]["Code"] == "403"
+
+            lake = Lake.from_url("s3://tt-granted/lake")
+            lake.ensure_exists()
+            assert [o.key for o in lake.list("tweet_raw/")] == ["tweet_raw/2020/11/23/00/h.json"]
+            assert lake.read_bytes("tweet_raw/2020/11/23/00/h.json") == b"{}"
+
+            with pytest.raises(LakeAccessDeniedError) as denied:
+                Lake.from_url("s3://tt-granted/elsewhere").ensure_exists()
+            message = str(denied.value)
+            assert "s3://tt-granted/elsewhere/" in message and "AccessDenied" in message
+            needed = (
+                's3:ListBucket on arn:aws:s3:::tt-granted with the condition s3:prefix like "elsewhere/*"'
+            )
+            assert needed in message
+            assert isinstance(denied.value, LakeNotFoundError)  # callers handling an unreachable lake
