@@ -275,6 +275,8 @@ def test_code_folder_holds_only_the_project_packages():
     assert top == {"trending_tv", "ingest_host"}
     files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
     assert "trending_tv/definitions.py" in files and "ingest_host/layout.py" in files
+    # the sample generator and the demo are not product code: never shipped to the cluster
+    assert not [f for f in files if "trending_tv_sample" in f or "sample_lake" in f or f.endswith("demo.py")]
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
     assert "pytest" not in str(folder)  # the upstream zip would silently exclude everything
 

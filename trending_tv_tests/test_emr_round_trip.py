@@ -150,6 +150,7 @@ def test_tweet_stat_round_trip_through_the_step_launcher(aws, lake_with_tvshows,
     assert {n.split("/", 1)[0] for n in names} == {"trending_tv", "ingest_host"}
     assert "trending_tv/definitions.py" in names and "ingest_host/lake.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "tests" in n.split("/")[0]]
+    assert not [n for n in names if "trending_tv_sample" in n or "sample_lake" in n]  # no sample generator
 
     # the step's logs are where the launcher looks for them on failure
     log = s3.get_object(
@@ -159,9 +160,9 @@ def test_tweet_stat_round_trip_through_the_step_launcher(aws, lake_with_tvshows,
 
 
 def test_a_failed_emr_step_fails_the_run_with_the_steps_error(aws, lake_with_tvshows, tmp_path):
-    """A node whose bootstrap did not install the runtime (dagster issue #4785): the step's Python
+    """A node whose bootstrap did not install the runtime (dagster-io/dagster#4785): the step's Python
     cannot import it, spark-submit exits 1, EMR marks the step FAILED. The Dagster run must fail and
-    show that error, not report success (seed weakness 19). Also exercises a reused cluster id."""
+    show that error: a failed step must never pass for success. Also exercises a reused cluster id."""
     home = tmp_path / "dagster_home"
     base = emr_env(aws, lake_with_tvshows, home)
     settings = EmrSettings.from_env(base)
