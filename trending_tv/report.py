@@ -55,29 +55,90 @@ def heat_map_png(rows: list[dict], names: dict[int, str], column: str, days: lis
     return _png(fig)
 
 
+def _flags(r: dict) -> str:
+    flags = []
+    if r.get("cold_start"):
+        flags.append(f"new: {r['baseline_days']} d of history")
+    if r.get("complete") is False:
+        flags.append(f"partial day ({r['coverage']:.0%} covered)")
+    return f" ({'; '.join(flags)})" if flags else ""
+
+
+def _popularity(r: dict) -> str:
+    if r.get("popularity") is None:
+        return "n/a"
+    delta = "" if r.get("popularity_change") is None else f" ({r['popularity_change']:+.1f})"
+    return f"{r['popularity']:.1f}{delta}"
+
+
 def trending_table_md(trends: list[dict], limit: int = 10) -> str:
+    """The day's trending shows (show_trends rows with a trend_rank), by surprise."""
     lines = [
-        "| rank | show | posts | share | change vs day before | z-score | TMDB popularity (change) |",
+        "| trend rank | show | posts | expected | x usual | score | TMDB popularity (change) |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for r in sorted(trends, key=lambda r: r["rank"])[:limit]:
-        z = "n/a" if r["zscore"] is None else f"{r['zscore']:.1f}"
-        change = "n/a" if r["tweet_count_change"] is None else f"{r['tweet_count_change']:+,}"
-        popularity = "n/a"
-        if r["popularity"] is not None:
-            delta = "" if r["popularity_change"] is None else f" ({r['popularity_change']:+.1f})"
-            popularity = f"{r['popularity']:.1f}{delta}"
+    ranked = sorted((r for r in trends if r.get("trend_rank") is not None), key=lambda r: r["trend_rank"])
+    for r in ranked[:limit]:
         cells = [
-            str(r["rank"]),
-            r["name"],
-            f"{r['tweet_count']:,}",
-            f"{r['share']:.1%}",
-            change,
-            z,
-            popularity,
+            str(r["trend_rank"]),
+            f"{r['name']}{_flags(r)}",
+            f"{r['posts']:,}",
+            f"{r['expected_posts']:,.0f}",
+            f"{r['ratio']:.1f}x",
+            f"{r['trend_score']:.1f}",
+            _popularity(r),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if not ranked:
+        lines.append("| | no show above its expected level with enough posts | | | | | |")
     return "\n".join(lines)
+
+
+def popular_table_md(trends: list[dict], limit: int = 10) -> str:
+    """The day's most talked-about shows (show_trends rows), by posts."""
+    lines = [
+        "| popular rank | show | posts | share | change vs day before |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for r in sorted(trends, key=lambda r: r["popular_rank"])[:limit]:
+        change = "n/a" if r["posts_change"] is None else f"{r['posts_change']:+,}"
+        partial = "" if r.get("complete") is not False else " (partial day)"
+        lines.append(
+            f"| {r['popular_rank']} | {r['name']}{partial} | {r['posts']:,} | {r['share']:.1%} | {change} |"
+        )
+    return "\n".join(lines)
+
+
+def risers_chart_png(trends: list[dict], title: str, limit: int = 15) -> bytes:
+    """The day's top risers (by trend rank): posts against the posts expected from the show's own
+    baseline, labelled with the ratio and the score."""
+    ranked = sorted((r for r in trends if r.get("trend_rank") is not None), key=lambda r: r["trend_rank"])
+    top = ranked[:limit][::-1]
+    fig, ax = plt.subplots(figsize=(10, max(3, 0.5 * len(top) + 1.5)), dpi=100)
+    y = list(range(len(top)))
+    ax.barh([v + 0.2 for v in y], [r["posts"] for r in top], height=0.4, color="#C44E52", label="posts")
+    ax.barh(
+        [v - 0.2 for v in y],
+        [r["expected_posts"] for r in top],
+        height=0.4,
+        color="#8C8C8C",
+        label="expected",
+    )
+    ax.set_yticks(y, [f"{r['name']}{' *' if r.get('cold_start') else ''}" for r in top], fontsize=8)
+    for v, r in zip(y, top, strict=True):
+        ax.text(
+            r["posts"], v + 0.2, f" {r['ratio']:.1f}x, score {r['trend_score']:.1f}", va="center", fontsize=7
+        )
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlabel("posts (log scale)")
+    ax.set_title(title + ("" if top else " (no show above its expected level)"), loc="left")
+    if top:
+        ax.legend(loc="lower right", fontsize=8)
+    if any(r.get("cold_start") for r in top):
+        fig.text(0.01, 0.01, "* short history: expectation mostly from the all-shows prior", fontsize=7)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
 
 
 def _png(fig) -> bytes:

@@ -30,7 +30,7 @@ def _names(spark):
     )
 
 
-def test_a_spike_against_the_shows_own_baseline_ranks_first(spark):
+def test_the_spark_adapter_scores_tweet_stat_with_names_and_popularity(spark):
     tmdb = spark.createDataFrame(
         [(SPIKE, DAYS[-2], 10.0), (SPIKE, DAYS[-1], 14.5)], "id long, date date, popularity double"
     )
@@ -38,26 +38,43 @@ def test_a_spike_against_the_shows_own_baseline_ranks_first(spark):
         r["id"]: r for r in compute_show_trends(_tweet_stat(spark), _names(spark), tmdb, [DAYS[-1]]).collect()
     }
     spike, steady, quiet = rows[SPIKE], rows[STEADY], rows[QUIET]
-    # Steady keeps its volume but loses share on a busier day: it falls below the flat Quiet.
-    assert (spike["rank"], quiet["rank"], steady["rank"]) == (1, 2, 3)
-    assert quiet["zscore"] == 0
-    assert spike["name"] == "Spike" and spike["tweet_count"] == 60
+    assert (spike["trend_rank"], steady["popular_rank"], spike["popular_rank"]) == (1, 2, 1)
+    assert quiet["trend_rank"] is None and quiet["posts"] == 0  # zero posts: never trending
+    assert spike["name"] == "Spike" and spike["posts"] == 60 and spike["hashtag_posts"] == 30
     assert spike["share"] == pytest.approx(60 / 110)
-    assert spike["tweet_count_change"] == 60 - 10  # day 9 had 10 + 8 % 2
-    assert spike["baseline_days"] == 7
-    assert spike["zscore"] > 10
-    assert steady["zscore"] < 0  # same volume, smaller share of a busier day
+    assert spike["posts_change"] == 60 - 10  # day 9 had 10 + 8 % 2
+    assert spike["baseline_days"] == 7 and not spike["cold_start"] and spike["complete"]
+    assert spike["source"] == "tweet_stat"
+    assert spike["ratio"] > 4 and spike["trend_score"] > 3
+    assert steady["trend_score"] < 1  # same volume, a busier day
     assert spike["popularity"] == 14.5 and spike["popularity_change"] == pytest.approx(4.5)
     assert steady["popularity"] is None
 
 
-def test_without_enough_history_shows_are_ranked_by_volume(spark):
+def test_the_spark_adapter_prefers_exact_volumes_and_flags_partial_days(spark):
+    volume = spark.createDataFrame(
+        [(SPIKE, DAYS[-1], 50, 100, 120), (STEADY, DAYS[-1], 10, 400, 400)],
+        "id long, date date, hashtag_posts long, text_posts long, posts long",
+    )
+    rows = compute_show_trends(
+        _tweet_stat(spark), _names(spark), None, DAYS[-2:], show_volume=volume, coverage={DAYS[-2]: 0.75}
+    ).collect()
+    by_key = {(r["id"], r["date"]): r for r in rows}
+    assert by_key[(SPIKE, DAYS[-1])]["source"] == "show_volume" and by_key[(SPIKE, DAYS[-1])]["posts"] == 120
+    assert by_key[(SPIKE, DAYS[-2])]["source"] == "tweet_stat"
+    assert by_key[(SPIKE, DAYS[-2])]["complete"] is False and by_key[(SPIKE, DAYS[-2])]["coverage"] == 0.75
+    assert by_key[(SPIKE, DAYS[-1])]["posts_change"] is None  # the day before was partial
+
+
+def test_first_days_are_cold_starts_and_popular_is_by_volume(spark):
     rows = compute_show_trends(_tweet_stat(spark), _names(spark), None, DAYS[:2]).collect()
-    first_day = sorted((r for r in rows if r["date"] == DAYS[0]), key=lambda r: r["rank"])
+    first_day = sorted((r for r in rows if r["date"] == DAYS[0]), key=lambda r: r["popular_rank"])
     assert [r["id"] for r in first_day] == [STEADY, SPIKE, QUIET]
-    assert all(r["zscore"] is None and r["baseline_days"] == 0 for r in first_day)
-    assert all(r["tweet_count_change"] is None for r in first_day)
+    assert all(r["cold_start"] and r["baseline_days"] == 0 for r in first_day)
+    assert all(r["posts_change"] is None for r in first_day)
     assert sum(r["share"] for r in first_day) == pytest.approx(1.0)
+    second_day = [r for r in rows if r["date"] == DAYS[1]]
+    assert all(r["baseline_days"] == 1 and r["cold_start"] for r in second_day)
 
 
 def test_report_renders_png_charts_and_a_markdown_table():
@@ -73,26 +90,69 @@ def test_report_renders_png_charts_and_a_markdown_table():
     assert report.totals_by_show(stats, "tweet_count") == [(SPIKE, 27), (STEADY, 15)]
     trends = [
         {
-            "rank": 1,
             "name": "Spike",
-            "tweet_count": 9,
+            "posts": 90,
             "share": 0.64,
-            "tweet_count_change": 2,
-            "zscore": 2.5,
+            "posts_change": 20,
+            "popular_rank": 1,
+            "trend_rank": 1,
+            "expected_posts": 30.0,
+            "ratio": 3.0,
+            "trend_score": 6.25,
+            "baseline_days": 7,
+            "cold_start": False,
+            "complete": True,
+            "coverage": 1.0,
             "popularity": 14.5,
             "popularity_change": 4.5,
         },
         {
-            "rank": 2,
-            "name": "Steady",
-            "tweet_count": 5,
+            "name": "Newcomer",
+            "posts": 50,
             "share": 0.36,
-            "tweet_count_change": None,
-            "zscore": None,
+            "posts_change": None,
+            "popular_rank": 2,
+            "trend_rank": 2,
+            "expected_posts": 20.0,
+            "ratio": 2.5,
+            "trend_score": 1.5,
+            "baseline_days": 1,
+            "cold_start": True,
+            "complete": False,
+            "coverage": 0.5,
+            "popularity": None,
+            "popularity_change": None,
+        },
+        {
+            "name": "Quiet",
+            "posts": 0,
+            "share": 0.0,
+            "posts_change": -3,
+            "popular_rank": 3,
+            "trend_rank": None,
+            "expected_posts": 2.0,
+            "ratio": 0.0,
+            "trend_score": 0.0,
+            "baseline_days": 7,
+            "cold_start": False,
+            "complete": True,
+            "coverage": 1.0,
             "popularity": None,
             "popularity_change": None,
         },
     ]
     table = report.trending_table_md(trends)
-    assert "| 1 | Spike | 9 | 64.0% | +2 | 2.5 | 14.5 (+4.5) |" in table
-    assert "| 2 | Steady | 5 | 36.0% | n/a | n/a | n/a |" in table
+    assert "| 1 | Spike | 90 | 30 | 3.0x | 6.2 | 14.5 (+4.5) |" in table
+    assert (
+        "| 2 | Newcomer (new: 1 d of history; partial day (50% covered)) | 50 | 20 | 2.5x | 1.5 | n/a |"
+        in table
+    )
+    assert "Quiet" not in table  # not trending: no rank
+    popular = report.popular_table_md(trends)
+    assert "| 1 | Spike | 90 | 64.0% | +20 |" in popular
+    assert "| 2 | Newcomer (partial day) | 50 | 36.0% | n/a |" in popular
+    assert "| 3 | Quiet | 0 | 0.0% | -3 |" in popular
+    risers = report.risers_chart_png(trends, "Top risers")
+    assert risers.startswith(b"\x89PNG")
+    assert report.risers_chart_png([trends[2]], "Top risers").startswith(b"\x89PNG")  # none rising
+    assert "no show above" in report.trending_table_md([trends[2]])
