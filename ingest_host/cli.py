@@ -151,14 +151,21 @@ def upload(
 @guarded
 def fetch_tmdb_command(ctx: click.Context, day: datetime | None, lake: str | None) -> None:
     """Snapshot TMDB /tv/{id} for every tracked show into tmdb_raw/ (exits 1 below the coverage threshold)."""
+    from ingest_host.buffer import EXIT_DISK_FULL, is_disk_full
     from ingest_host.tmdb_fetch import fetch_tmdb
 
     settings = _settings(ctx, lake=lake)
     settings.require("tmdb_api_key")
-    report = fetch_tmdb(settings, day=day.date() if day else None)
+    try:
+        report = fetch_tmdb(settings, day=day.date() if day else None)
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        _fail(EXIT_DISK_FULL, f"ingest-host fetch-tmdb: disk full: {error}. Free space where the lake lives.")
     click.echo(
-        f"{report.key}: {len(report.fetched)}/{report.shows} shows ({report.coverage:.1%}); "
-        f"{len(report.not_found)} not found, {len(report.failed)} failed"
+        f"{report.key}: {report.written}/{report.shows} shows ({report.coverage:.1%}); "
+        f"this run fetched {len(report.fetched)} ({report.coverage_now:.1%}), {len(report.not_found)} not "
+        f"found, {len(report.failed)} failed, {len(report.skipped)} skipped; {report.describe_outcome()}"
     )
     if report.coverage < settings.tmdb_min_coverage:
         _fail(

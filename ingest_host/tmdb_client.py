@@ -42,6 +42,33 @@ class TmdbFailed(RuntimeError):
     """Any other refusal (e.g. 400)."""
 
 
+class TmdbMalformed(TmdbFailed):
+    """A body we refuse to keep whatever its status: nested deeper than MAX_JSON_DEPTH (TMDB's own
+    bodies are 4 levels deep; a deeper one would break parsers downstream). Skipped, not retried."""
+
+
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(value: object) -> int:
+    """Nesting depth of parsed JSON (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        else:
+            deepest = max(deepest, depth)
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_JSON_DEPTH:
+            break
+    return deepest
+
+
 class _TimeoutAdapter(HTTPAdapter):
     def __init__(self, timeout: float):
         super().__init__()
@@ -106,6 +133,10 @@ class TmdbClient:
             raise TmdbTransient(scrub(f"network error: {type(exc).__name__}")) from None
         except (TMDbException, ValueError) as exc:  # ValueError: a body that is not JSON
             result, error = None, exc
+        except RecursionError:  # json or tmdbv3api's AsObj on a deeply nested body
+            raise TmdbMalformed(
+                f"body nested deeper than Python can parse (> {MAX_JSON_DEPTH} levels)"
+            ) from None
         response: requests.Response | None = self._local.response
         status = response.status_code if response is not None else 0
         if status == 401:
@@ -123,6 +154,8 @@ class TmdbClient:
         payload = getattr(result, "_json", None)
         if not isinstance(payload, dict):
             raise TmdbTransient("malformed body (not a JSON object)")
+        if json_depth(payload) > MAX_JSON_DEPTH:
+            raise TmdbMalformed(f"body nested deeper than {MAX_JSON_DEPTH} levels")
         return payload, response.content
 
     def call(self, call: Callable[[Any], Any], cls: type) -> tuple[dict, bytes]:

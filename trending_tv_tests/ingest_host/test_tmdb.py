@@ -136,3 +136,99 @@ def test_a_missing_tracked_list_is_a_clear_config_error(env, tmp_path):
     (tmp_path / "tracked_shows.csv").unlink()
     result = run_cli(env, "fetch-tmdb")
     assert result.returncode == 2 and "run `ingest-host refresh-shows`" in result.stderr
+
+
+def _stats(env, day: str = "2024-03-05") -> dict:
+    y, m, d = day.split("-")
+    return json.loads(
+        Lake.from_url(env["TRENDING_TV_LAKE"]).read_text(f"ingest_meta/tmdb_raw/{y}/{m}/{d}/{day}.json")
+    )
+
+
+def test_a_rerun_during_an_outage_never_makes_the_day_worse(env, tmp_path):
+    """Complete day, then reruns of the same day: a partial TMDB outage merges (this run's bodies win,
+    failed shows keep their earlier body), a total outage keeps the file byte for byte, a healthy
+    rerun replaces it. Each outcome is in the output and the stats."""
+    (tmp_path / "tracked_shows.csv").write_text(SHOWS)
+    key = "tmdb_raw/2024/03/05/2024-03-05.json"
+    lake_file = tmp_path / "lake" / key
+    down = (503, {"success": False, "status_code": 46, "status_message": "maintenance"})
+    with FakeTMDB() as tmdb:
+        for i in range(1, 11):
+            tmdb.shows[i] = tmdb_show(i, f"Show {i}")
+        env["TRENDING_TV_TMDB_API_URL"] = tmdb.url
+        first = run_cli(env, "fetch-tmdb", "--date", "2024-03-05")
+        assert first.returncode == 0, first.stderr
+        assert "10/10 shows (100.0%)" in first.stdout and "new day file" in first.stdout
+        complete = lake_file.read_bytes()
+
+        tmdb.shows[1]["popularity"] = 99.5  # a newer body for a show that still answers
+        for i in range(3, 11):
+            tmdb.scripts[i] = [down]
+        partial = run_cli(env, "fetch-tmdb", "--date", "2024-03-05")
+        assert partial.returncode == 0, partial.stderr
+        assert "10/10 shows (100.0%); this run fetched 2 (20.0%)" in partial.stdout
+        assert "merged with the day's earlier file (10 shows): kept 8 earlier body(ies)" in partial.stdout
+        merged = [json.loads(line) for line in _lake_lines(env, key)]
+        assert [s["id"] for s in merged] == list(range(1, 11))
+        assert merged[0]["popularity"] == 99.5 and merged[2]["popularity"] == 66.068
+        stats = _stats(env)
+        assert stats["outcome"] == "merged" and stats["coverage"] == 1.0 and stats["coverage_this_run"] == 0.2
+        assert stats["kept_from_previous"] == list(range(3, 11))
+        assert sorted(map(int, stats["failed"])) == list(range(3, 11))
+        after_merge = lake_file.read_bytes()
+
+        for i in range(1, 11):
+            tmdb.scripts[i] = [down]
+        total = run_cli(env, "fetch-tmdb", "--date", "2024-03-05")
+        assert total.returncode == 0, total.stderr
+        assert "this run fetched 0 (0.0%)" in total.stdout and "kept the day's earlier file" in total.stdout
+        assert lake_file.read_bytes() == after_merge and _stats(env)["outcome"] == "kept"
+
+        tmdb.scripts.clear()
+        healthy = run_cli(env, "fetch-tmdb", "--date", "2024-03-05")
+        assert healthy.returncode == 0 and "replaced the day's earlier file" in healthy.stdout
+        assert lake_file.read_bytes() != complete  # show 1's newer body
+        assert _stats(env)["outcome"] == "replaced" and _stats(env)["kept_from_previous"] == []
+
+
+def test_deeply_nested_bodies_are_skipped_and_counted_and_error_text_is_scrubbed(env, tmp_path):
+    (tmp_path / "tracked_shows.csv").write_text(SHOWS)
+    too_deep_for_python = b'{"id": 4, "name": "Show 4", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    deep = tmdb_show(5, "Show 5")
+    nested: list = []
+    deep["x"] = nested
+    for _ in range(100):  # parses, but far deeper than a TMDB body
+        nested.append([])
+        nested = nested[0]
+    with FakeTMDB() as tmdb:
+        for i in range(1, 11):
+            tmdb.shows[i] = tmdb_show(i, f"Show {i}")
+        tmdb.scripts[4] = [(200, too_deep_for_python)]
+        tmdb.scripts[5] = [(200, json.dumps(deep).encode())]
+        # an error body that echoes the request, key included
+        tmdb.scripts[6] = [
+            (400, {"success": False, "status_code": 22, "status_message": f"bad api_key {TMDB_KEY}"})
+        ]
+        env["TRENDING_TV_TMDB_API_URL"] = tmdb.url
+        env["TRENDING_TV_TMDB_MIN_COVERAGE"] = "0.7"
+        result = run_cli(env, "fetch-tmdb", "--date", "2024-03-05")
+        hits = tmdb.hits(4), tmdb.hits(5)
+    assert result.returncode == 0, result.stderr
+    assert "RecursionError" not in result.stderr + result.stdout
+    assert "7/10 shows (70.0%)" in result.stdout and "1 failed, 2 skipped" in result.stdout
+    assert hits == (1, 1)  # not retried: the same body would come back
+    assert [json.loads(line)["id"] for line in _lake_lines(env, "tmdb_raw/2024/03/05/2024-03-05.json")] == [
+        1,
+        2,
+        3,
+        7,
+        8,
+        9,
+        10,
+    ]
+    stats = _stats(env)
+    assert sorted(stats["skipped"]) == ["4", "5"] and "nested" in stats["skipped"]["5"]
+    assert "***" in stats["failed"]["6"]
+    meta = b"".join(p.read_bytes() for p in (tmp_path / "lake" / "ingest_meta").rglob("*") if p.is_file())
+    assert TMDB_KEY.encode() not in meta
