@@ -216,40 +216,60 @@ def test_tweets_wait_for_tmdb_and_the_tmdb_sensor_runs_the_day_when_it_lands(lak
     }
 
 
-def test_a_year_of_hourly_keys_first_pass_then_steady_ticks(tmp_path):
-    """8,760 keys: the first pass adopts the history in a few bounded ticks; later ticks list only the
-    window and a slice of old days (timing is measured in trending_tv_tests/bench/sensors.py)."""
+def test_a_year_of_hourly_keys_first_pass_then_steady_ticks(tmp_path, monkeypatch):
+    """8,760 keys: the first pass adopts the history in bounded ticks, the listing budget spreading it
+    over several; a pass two hours later finds nothing new and leaves a small cursor. The budget is
+    read on a stand-in clock that advances one second per reading, so how many old days a tick lists
+    does not depend on the machine's speed (timing is measured in trending_tv_tests/bench/sensors.py)."""
+    from itertools import count
+    from types import SimpleNamespace
+
+    readings = count()
+    monkeypatch.setattr(
+        "trending_tv.lake_watch.time_module", SimpleNamespace(perf_counter=lambda: float(next(readings)))
+    )
     root = tmp_path / "lake"
     root.mkdir()
     lake = Lake.from_url(root)
     first_day = TODAY - timedelta(days=365)
+    landed = (NOW - timedelta(minutes=30)).timestamp()  # visible just before the first tick
     for i in range(365):  # plain writes (the lake's atomic writes are slower and not the point here)
         for hour in range(24):
             path = root / layout.tweet_hour_key(datetime.combine(first_day + timedelta(days=i), time(hour)))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"")
-    settings = WatchSettings(first_day=first_day, settle=timedelta(0), sweep_seconds=0.3)
-    cursor, seen, ticks = None, 0, 0
-    while True:
-        result = tick(lake, cursor, settings=settings)
-        cursor, ticks = result.cursor, ticks + 1
-        seen += sum(len(v) for v in result.arrivals.values())
-        assert_narrow(result)
-        if result.pass_completed:
-            break
+            os.utime(path, (landed, landed))
+    # the sweep stops at the first reading past the budget: 8 old days a tick on the stand-in clock
+    per_tick = 8
+    settings = WatchSettings(first_day=first_day, settle=timedelta(0), sweep_seconds=per_tick - 0.5)
+    old_days = (TODAY - timedelta(days=settings.window_days + 1) - first_day).days + 1  # 363
+    ticks_per_pass = -(-old_days // per_tick)  # 46
+
+    def one_pass(cursor: str | None, now: datetime) -> tuple[str, list, int]:
+        evaluations = []
+        while True:
+            result = tick(lake, cursor, settings=settings, now=now)
+            cursor = result.cursor
+            evaluations.append(result)
+            assert_narrow(result)
+            first, last = result.swept
+            assert (last - first).days + 1 <= per_tick, result.swept  # a bounded slice of old days
+            if result.pass_completed:
+                return cursor, evaluations, sum(len(v) for e in evaluations for v in e.arrivals.values())
+
+    cursor, first_pass, seen = one_pass(None, NOW)
     assert seen == 8_760
-    assert ticks > 1  # the sweep's time budget spread the first pass over several ticks
+    assert len(first_pass) == ticks_per_pass  # the budget spread the first pass over its ticks
+    assert [e.swept[0] for e in first_pass] == [
+        first_day + timedelta(days=per_tick * i) for i in range(ticks_per_pass)
+    ]
+    assert len(json.loads(cursor)["s"]) == 8_760  # landed after the pass began minus the allowance
+
     # two hours later (more than the upload allowance) a second pass completes: nothing is new, and
     # the horizon has moved past every object, so the cursor is small again
-    later = NOW + timedelta(hours=2)
-    while True:
-        steady = tick(lake, cursor, settings=settings, now=datetime.now(UTC) + timedelta(hours=2))
-        cursor = steady.cursor
-        assert steady.arrivals == {} and steady.runs == []
-        if steady.pass_completed:
-            break
-    assert json.loads(steady.cursor)["s"] == {} and len(steady.cursor) < 300
-    assert later > NOW
+    cursor, steady, seen = one_pass(cursor, NOW + timedelta(hours=2))
+    assert seen == 0 and all(e.runs == [] for e in steady) and len(steady) == ticks_per_pass
+    assert json.loads(cursor)["s"] == {} and len(cursor) < 300
 
 
 # ------------------------------------------------------------------------------ Dagster wiring
