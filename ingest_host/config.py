@@ -148,6 +148,30 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An API base URL: https, or plain http only to a loopback host (local test servers). A secret
+    travels with every request, so it never crosses a network in clear text."""
+    from ipaddress import ip_address
+    from urllib.parse import urlsplit
+
+    raw = (env.get(name) or default).strip().rstrip("/")
+    parts = urlsplit(raw)
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigError(f"{name} must be an https:// URL, got {raw!r}")
+    if parts.scheme == "http":
+        try:
+            loopback = host == "localhost" or ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ConfigError(
+                f"{name} uses plain http to {host}: the API key or token would travel in clear text. "
+                "Use https:// (plain http is accepted only for 127.0.0.1, ::1 or localhost)"
+            )
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     # -- the DESIGN contract
@@ -167,7 +191,7 @@ class Settings:
     rule_max_chars: int = 1024
     stream_read_timeout: float = 21.0  # X sends a keep-alive at least every 20 s
     stop_timeout: float = 25.0  # how long SIGTERM waits for the stream thread
-    sqlite_synchronous: str = "NORMAL"  # NORMAL survives process crashes; FULL also power loss
+    sqlite_synchronous: str = "FULL"  # FULL also survives power loss; NORMAL only process crashes
     upload_grace_minutes: int = 5
     upload_gzip: bool = False
     retry_attempts: int = 5
@@ -224,7 +248,7 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: o
     if "AWS_ENDPOINT_URL_S3" in env and "AWS_ENDPOINT_URL_S3" not in os.environ:
         os.environ["AWS_ENDPOINT_URL_S3"] = env["AWS_ENDPOINT_URL_S3"]
 
-    sync = env.get("TRENDING_TV_SQLITE_SYNCHRONOUS", "NORMAL").strip().upper() or "NORMAL"
+    sync = env.get("TRENDING_TV_SQLITE_SYNCHRONOUS", "FULL").strip().upper() or "FULL"
     if sync not in ("NORMAL", "FULL"):
         raise ConfigError(f"TRENDING_TV_SQLITE_SYNCHRONOUS must be NORMAL or FULL, got {sync!r}")
     values: dict[str, object] = dict(
@@ -232,8 +256,8 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: o
         buffer=env.get("TRENDING_TV_BUFFER") or "./ingest_buffer.sqlite3",
         x_bearer_token=Secret(env.get("X_BEARER_TOKEN", "").strip()),
         tmdb_api_key=Secret(env.get("TMDB_API_KEY", "").strip()),
-        x_api_url=(env.get("TRENDING_TV_X_API_URL") or "https://api.twitter.com").rstrip("/"),
-        tmdb_api_url=(env.get("TRENDING_TV_TMDB_API_URL") or "https://api.themoviedb.org/3").rstrip("/"),
+        x_api_url=_base_url(env, "TRENDING_TV_X_API_URL", "https://api.twitter.com"),
+        tmdb_api_url=_base_url(env, "TRENDING_TV_TMDB_API_URL", "https://api.themoviedb.org/3"),
         tracked_shows=env.get("TRENDING_TV_TRACKED_SHOWS", ""),
         max_posts_per_hour=_int(env, "TRENDING_TV_MAX_POSTS_PER_HOUR", 5000),
         retention_days=_int(env, "TRENDING_TV_RETENTION_DAYS", 7),

@@ -1,0 +1,39 @@
+"""Settings that protect the collector: API base URLs in clear text only on loopback, and a buffer
+that survives power loss by default."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest_host.buffer import Buffer
+from ingest_host.config import ConfigError, load_settings
+from trending_tv_tests.ingest_host.conftest import run_cli
+
+
+@pytest.mark.parametrize("name", ["TRENDING_TV_X_API_URL", "TRENDING_TV_TMDB_API_URL"])
+def test_plain_http_base_urls_are_refused_except_on_loopback(env, monkeypatch, name):
+    for url in ("http://127.0.0.1:8080", "http://127.8.0.1/3", "http://localhost:9/3", "http://[::1]:80"):
+        monkeypatch.setenv(name, url)
+        assert url.rstrip("/") in (load_settings().x_api_url, load_settings().tmdb_api_url)
+    monkeypatch.setenv(name, "https://api.example.com/3/")
+    assert "https://api.example.com/3" in (load_settings().x_api_url, load_settings().tmdb_api_url)
+    for url in ("http://api.example.com", "http://10.0.0.8:8080", "http://127.0.0.1.example.com", "ftp://x/"):
+        monkeypatch.setenv(name, url)
+        with pytest.raises(ConfigError, match=name):
+            load_settings()
+    result = run_cli({**env, name: "http://api.themoviedb.org/3"}, "status")
+    assert result.returncode == 2
+    assert f"{name} uses plain http to api.themoviedb.org" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_buffer_syncs_fully_by_default(env, monkeypatch):
+    settings = load_settings()
+    assert settings.sqlite_synchronous == "FULL"
+    with Buffer(settings.buffer, settings.sqlite_synchronous) as buffer:
+        assert buffer.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with Buffer(settings.buffer) as buffer:
+        assert buffer.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    monkeypatch.setenv("TRENDING_TV_SQLITE_SYNCHRONOUS", "normal")
+    with Buffer(settings.buffer, load_settings().sqlite_synchronous) as buffer:
+        assert buffer.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL, when asked
