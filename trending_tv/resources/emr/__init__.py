@@ -24,11 +24,15 @@ from trending_tv.resources.emr.cluster import (
 from trending_tv.resources.emr.launcher import EmrStepFailed, TrendingTvEmrStepLauncher
 from trending_tv.resources.emr.packaging import (
     CODE_PACKAGES,
+    LOCK_FILE,
     NO_DEPS_ON_CLUSTER,
     NOT_INSTALLED_ON_CLUSTER,
     SOURCE_ROOT,
     bootstrap_script,
     build_code_folder,
+    lock_constraints,
+    lock_pins,
+    runtime_names,
     runtime_pins,
 )
 from trending_tv.resources.emr.settings import (
@@ -43,6 +47,7 @@ __all__ = [
     "CLUSTER_VENV",
     "CODE_PACKAGES",
     "LIVE_CLUSTER_STATES",
+    "LOCK_FILE",
     "NOT_INSTALLED_ON_CLUSTER",
     "NO_DEPS_ON_CLUSTER",
     "SOURCE_ROOT",
@@ -58,5 +63,8 @@ __all__ = [
     "exported_env",
     "instances_request",
     "job_flow_request",
+    "lock_constraints",
+    "lock_pins",
+    "runtime_names",
     "runtime_pins",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from dagster_aws.emr import EmrError
 
-from trending_tv.resources.emr.packaging import bootstrap_script, runtime_pins
+from trending_tv.resources.emr.packaging import bootstrap_script, lock_constraints, runtime_pins
 from trending_tv.resources.emr.settings import CLUSTER_PYTHON, EmrSettings
 
 LIVE_CLUSTER_STATES = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
@@ -183,7 +183,7 @@ class EmrClusters:
         return self._s3
 
     def upload_bootstrap(self) -> str:
-        script = bootstrap_script(runtime_pins()).encode()
+        script = bootstrap_script(runtime_pins(), lock_constraints()).encode()
         digest = hashlib.sha256(script).hexdigest()[:16]
         key = f"{self.settings.staging_prefix}/bootstrap/{digest}/install_runtime.sh"
         self.s3.put_object(Bucket=self.settings.staging_bucket, Key=key, Body=script)

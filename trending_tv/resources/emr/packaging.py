@@ -11,12 +11,17 @@ from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from trending_tv.resources.emr.settings import CLUSTER_PYTHON, CLUSTER_VENV, EmrSettingsError
 
 # Packages whose code goes into the per-run code zip: the Dagster project and the shared contracts it
 # imports from the ingest host. Nothing else (no tests, no sample generator, no .venv, no .git, no lake).
 CODE_PACKAGES = ("trending_tv", "ingest_host")
 SOURCE_ROOT = Path(__file__).resolve().parents[3]
+# The lock file (pip-compile style, every extra): the versions the nodes install.
+LOCK_FILE = SOURCE_ROOT / "requirements" / "lock.txt"
 
 # The cluster provides Spark itself (PySpark from /usr/lib/spark/python); the web UI is host-only.
 NOT_INSTALLED_ON_CLUSTER = {"pyspark", "dagster-webserver", "trending-tv"}
@@ -24,46 +29,120 @@ NOT_INSTALLED_ON_CLUSTER = {"pyspark", "dagster-webserver", "trending-tv"}
 NO_DEPS_ON_CLUSTER = {"dagster-pyspark", "dagster-spark"}
 
 
-def runtime_pins(extras: tuple[str, ...] = ("ingest", "pipeline")) -> dict[str, str]:
-    """The project's runtime dependencies (pyproject extras) pinned to the versions installed here,
-    so the cluster runs the same Dagster, dagster-aws, boto3... as the host that pickles the step."""
-    names: dict[str, str] = {}
+def runtime_pins(
+    extras: tuple[str, ...] = ("ingest", "pipeline"), lock_file: Path | None = None
+) -> dict[str, str]:
+    """The project's runtime dependencies (pyproject extras) pinned, so the cluster runs the same
+    Dagster, dagster-aws, boto3... as the host that pickles the step.
+
+    The versions come from the lock file (`LOCK_FILE`, the one place versions are bumped) when it
+    exists, else from the versions installed here. With a lock, the host's own Dagster packages must
+    be the locked ones too: the nodes unpickle what this host pickles."""
+    lock_file = LOCK_FILE if lock_file is None else lock_file
+    names = runtime_names(extras)
+    if not lock_file.is_file():
+        pins = {}
+        for name in names:
+            try:
+                pins[name] = version(name)
+            except PackageNotFoundError as error:
+                raise EmrSettingsError(f"{name} is a runtime dependency but is not installed here") from error
+        return pins
+    locked = lock_pins(lock_file)
+    missing = [name for name in names if canonicalize_name(name) not in locked]
+    if missing:
+        raise EmrSettingsError(
+            f"{lock_file} pins no version of {', '.join(missing)}, which the EMR nodes install: "
+            "regenerate it with every extra of pyproject.toml"
+        )
+    pins = {name: locked[canonicalize_name(name)] for name in names}
+    differ = {}
+    for name, pinned in pins.items():
+        if name.startswith("dagster"):
+            try:
+                installed = version(name)
+            except PackageNotFoundError:
+                installed = "not installed"
+            if installed != pinned:
+                differ[name] = f"{name} {installed} (locked: {pinned})"
+    if differ:
+        raise EmrSettingsError(
+            f"this host runs {', '.join(differ.values())}: the EMR nodes install the versions of "
+            f"{lock_file} and must unpickle what this host pickles; install from the lock file "
+            "(make install) or update it"
+        )
+    return pins
+
+
+def runtime_names(extras: tuple[str, ...] = ("ingest", "pipeline")) -> list[str]:
+    """The distributions the nodes install: the extras' requirements, minus what the cluster provides
+    or only the host uses, plus the ones installed without their dependencies."""
+    names: set[str] = set(NO_DEPS_ON_CLUSTER)
     for text in requires("trending-tv") or []:
         requirement, _, marker = text.partition(";")
         extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", marker)
         if not extra or extra.group(1) not in extras:
             continue
         name = re.split(r"[\s\[<>=!~;]", requirement.strip(), maxsplit=1)[0].lower()
-        if name in NOT_INSTALLED_ON_CLUSTER:
+        if name not in NOT_INSTALLED_ON_CLUSTER:
+            names.add(name)
+    return sorted(names)
+
+
+def lock_pins(lock_file: Path) -> dict[str, str]:
+    """The `name==version` lines of a pip-compile style lock file, by normalized name; comments,
+    options, `--hash` continuations and environment markers are skipped."""
+    pins: dict[str, str] = {}
+    text = lock_file.read_text(encoding="utf-8").replace("\\\n", " ")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].split(" --", 1)[0].split(";", 1)[0].strip()
+        if not line or line.startswith("-"):
             continue
-        names[name] = name
-    names.update({n: n for n in NO_DEPS_ON_CLUSTER})
-    pins = {}
-    for name in sorted(names):
         try:
-            pins[name] = version(name)
-        except PackageNotFoundError as error:
-            raise EmrSettingsError(f"{name} is a runtime dependency but is not installed here") from error
+            requirement = Requirement(line)
+        except InvalidRequirement as error:
+            raise EmrSettingsError(f"{lock_file}:{number} is not a requirement: {raw.strip()!r}") from error
+        if requirement.url:  # a direct reference (`name @ url`) has no version to pin
+            continue
+        exact = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+        if len(exact) != 1:
+            raise EmrSettingsError(f"{lock_file}:{number} does not pin one version: {raw.strip()!r}")
+        pins[canonicalize_name(requirement.name)] = exact[0]
     return pins
 
 
-def bootstrap_script(pins: Mapping[str, str]) -> str:
+def lock_constraints(lock_file: Path | None = None) -> dict[str, str]:
+    """Every pin of the lock file (transitive dependencies included), for pip's `-c` on the nodes;
+    empty without a lock file."""
+    lock_file = LOCK_FILE if lock_file is None else lock_file
+    return lock_pins(lock_file) if lock_file.is_file() else {}
+
+
+def bootstrap_script(pins: Mapping[str, str], constraints: Mapping[str, str] | None = None) -> str:
     """The bootstrap action, run as hadoop on every node before it joins the cluster: a venv with the
-    pinned runtime, then an assertion that the versions are exactly the pins (dagster-io/dagster#4785:
-    a missing or different Dagster otherwise fails later with a confusing error)."""
+    pinned runtime (and, with a lock file, every transitive dependency constrained to its version),
+    then an assertion that the versions are exactly the pins (dagster-io/dagster#4785: a missing or
+    different Dagster otherwise fails later with a confusing error)."""
     with_deps = " ".join(f"'{n}=={v}'" for n, v in pins.items() if n not in NO_DEPS_ON_CLUSTER)
     no_deps = " ".join(f"'{n}=={v}'" for n, v in pins.items() if n in NO_DEPS_ON_CLUSTER)
     expected = ", ".join(f"{n!r}: {v!r}" for n, v in pins.items())
+    pip = f"sudo {CLUSTER_VENV}/bin/pip install --quiet --no-cache-dir"
+    constrain = ""
+    if constraints:
+        constraints_file = f"{Path(CLUSTER_VENV).parent}/constraints.txt"
+        lines = "\n".join(f"{n}=={v}" for n, v in sorted(constraints.items()))
+        constrain = f"sudo tee {constraints_file} >/dev/null <<'PINS'\n{lines}\nPINS\n"
+        pip += f" -c {constraints_file}"
     return f"""#!/bin/bash
-# trending-tv EMR bootstrap (generated from the host's installed versions; do not edit by hand)
+# trending-tv EMR bootstrap (generated from the pinned versions; do not edit by hand)
 set -euxo pipefail
 PY=$(command -v python3.11 || command -v python3.12 || true)
 if [ -z "$PY" ]; then sudo dnf install -y python3.11 python3.11-pip; PY=$(command -v python3.11); fi
 sudo mkdir -p {Path(CLUSTER_VENV).parent}
-sudo "$PY" -m venv {CLUSTER_VENV}
+{constrain}sudo "$PY" -m venv {CLUSTER_VENV}
 sudo {CLUSTER_VENV}/bin/pip install --quiet --no-cache-dir --upgrade pip
-sudo {CLUSTER_VENV}/bin/pip install --quiet --no-cache-dir {with_deps}
-sudo {CLUSTER_VENV}/bin/pip install --quiet --no-cache-dir --no-deps {no_deps}
+{pip} {with_deps}
+{pip} --no-deps {no_deps}
 {CLUSTER_PYTHON} - <<'EOF'
 from importlib.metadata import version
 expected = {{{expected}}}
