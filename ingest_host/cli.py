@@ -1,6 +1,7 @@
 """`ingest-host`: the ingest host's one command line.
 
-Exit codes: 0 done; 1 failed or work left (e.g. hours not uploaded, TMDB coverage too low);
+Exit codes: 0 done; 1 failed or work left (e.g. hours not uploaded, TMDB or counts coverage too
+low, the monthly X spend limit reached);
 2 configuration error; 3 credentials refused (X 401/403, TMDB 401).
 """
 
@@ -218,17 +219,86 @@ def replay(ctx: click.Context, files: tuple[str, ...], speed: float) -> None:
     click.echo("replayed: " + json.dumps(report.by_kind, sort_keys=True))
 
 
-@main.command()
+@main.command("fetch-counts")
+@click.option(
+    "--date",
+    "days",
+    type=click.DateTime(["%Y-%m-%d"]),
+    multiple=True,
+    help="UTC day to fetch (repeatable; default yesterday). Only the last 7 days can be fetched.",
+)
+@click.option("--catch-up", is_flag=True, help="Every finished day of the last 7 not yet complete.")
+@click.option("--now", "now_text", default=None, help="Pretend it is this UTC time (ISO-8601).")
+@click.option("--lake", default=None, help="Overrides TRENDING_TV_LAKE.")
 @click.pass_context
 @guarded
-def status(ctx: click.Context) -> None:
-    """Print the settings (secrets as set/unset) and the buffer's counters."""
+def fetch_counts_command(
+    ctx: click.Context, days: tuple[datetime, ...], catch_up: bool, now_text: str | None, lake: str | None
+) -> None:
+    """Exact hourly X post counts per tracked show (hashtags; name and aliases; either) into counts_raw/.
+
+    A day already partly landed is resumed (its lines are kept, only missing pairs are fetched).
+    Exits 1 when a day stays below TRENDING_TV_COUNTS_MIN_COVERAGE or the monthly spend limit stops it."""
+    from ingest_host.budget import SpendLimitReached
+    from ingest_host.counts import DayOutOfRange, fetch_counts, fetchable_days
+
+    if catch_up and days:
+        raise click.UsageError("give --date or --catch-up, not both")
+    settings = _settings(ctx, lake=lake)
+    settings.require("x_bearer_token")
+    now_ms_value = _parse_now(now_text)
+    now = datetime.fromtimestamp(now_ms_value / 1000, tz=UTC) if now_ms_value is not None else None
+
+    def clock() -> datetime:
+        return now if now is not None else datetime.now(UTC)
+
+    wanted = fetchable_days(clock()) if catch_up else [d.date() for d in days] or [None]
+    failed = []
+    for day in wanted:
+        try:
+            report = fetch_counts(settings, day, clock=clock)
+        except DayOutOfRange as error:
+            raise click.BadParameter(str(error), param_hint="--date") from error
+        except SpendLimitReached as error:
+            _fail(EXIT_FAILED, f"ingest-host fetch-counts: {error}")
+        click.echo(
+            f"{report.key}: {report.pairs_present}/{report.pairs_expected} show queries "
+            f"({report.coverage:.1%}; {report.fetched} fetched now, {report.kept} kept); "
+            f"{len(report.missing_shows)} show(s) missing; {report.billed} request(s), ${report.cost_usd:.3f}"
+        )
+        if report.stopped:
+            click.echo(f"stopped: {report.stopped}", err=True)
+        if report.stopped or report.coverage < settings.counts_min_coverage:
+            failed.append(report)
+    if failed:
+        first = failed[0]
+        _fail(
+            EXIT_FAILED,
+            f"ingest-host fetch-counts: {len(failed)} day(s) incomplete ({first.day}: coverage "
+            f"{first.coverage:.1%}, TRENDING_TV_COUNTS_MIN_COVERAGE {settings.counts_min_coverage:.0%}); "
+            "run again to resume",
+        )
+
+
+@main.command()
+@click.option("--now", "now_text", default=None, help="Pretend it is this UTC time (ISO-8601).")
+@click.pass_context
+@guarded
+def status(ctx: click.Context, now_text: str | None) -> None:
+    """Print the settings (secrets as set/unset), the buffer's counters and this month's X spend."""
+    from ingest_host.budget import SpendLedger, month_spend
     from ingest_host.buffer import Buffer
 
     settings = _settings(ctx)
+    now_ms_value = _parse_now(now_text)
+    now = datetime.now(UTC) if now_ms_value is None else datetime.fromtimestamp(now_ms_value / 1000, tz=UTC)
     out: dict[str, Any] = {"settings": settings.describe()}
-    with Buffer(settings.buffer, settings.sqlite_synchronous) as buffer:
+    with (
+        Buffer(settings.buffer, settings.sqlite_synchronous) as buffer,
+        SpendLedger(settings.buffer) as ledger,
+    ):
         out["buffer"] = buffer.stats()
+        out["spend"] = month_spend(settings, now, buffer, ledger).describe()
     click.echo(json.dumps(out, indent=2, sort_keys=True, default=str))
 
 

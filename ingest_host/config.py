@@ -185,7 +185,14 @@ class Settings:
     max_posts_per_hour: int = 5000
     retention_days: int = 7
     # -- this package's own knobs
-    monthly_post_budget: int = 3_000_000  # X pay-per-use cap: 3 M post reads per billing month
+    # Spending (X pay-per-use list prices; check the Developer Console for yours).
+    stream_budget_usd: float = 30.0  # the stream's dollars a month, spread evenly over the hours
+    price_per_post_read: float = 0.005  # a post read (each post billed once per UTC day)
+    price_per_counts_request: float = 0.005  # one GET /2/tweets/counts/recent request (one page)
+    monthly_read_cap: int = 2_000_000  # self-serve post reads per month
+    monthly_spend_limit_usd: float = 110.0  # fetch-counts and the stream together, per calendar month
+    counts_query_max_chars: int = 512  # recent search/counts query length limit
+    counts_min_coverage: float = 0.95  # fetch-counts fails below this share of (show, query) pairs
     slices_per_hour: int = 12  # the hourly cap is spread over this many equal slices
     rule_limit: int = 1000  # tier limits (pay-per-use / Pro)
     rule_max_chars: int = 1024
@@ -202,6 +209,11 @@ class Settings:
     tmdb_requests_per_second: float = 4.0
     popular_top_n: int = 160
     show_overrides: str = ""  # resolved to the checked-in ingest_host/data/tracked_shows_overrides.csv
+
+    @property
+    def stream_reads_per_month(self) -> int:
+        """Post reads the stream's dollar budget buys in a month."""
+        return int(self.stream_budget_usd / self.price_per_post_read + 1e-9)
 
     @property
     def tracked_shows_url(self) -> str:
@@ -232,6 +244,31 @@ class Settings:
         return out
 
 
+_REPLACED = {
+    "TRENDING_TV_MONTHLY_POST_BUDGET": (
+        "the stream's budget is now dollars a month, TRENDING_TV_STREAM_BUDGET_USD "
+        "(at TRENDING_TV_PRICE_PER_POST_READ), within TRENDING_TV_MONTHLY_SPEND_LIMIT_USD"
+    ),
+}
+
+
+def check_budget(settings: Settings) -> None:
+    """Refuse budgets that cannot be bought or that break the shared monthly limit (names the setting)."""
+    reads = settings.stream_reads_per_month
+    if reads > settings.monthly_read_cap:
+        raise ConfigError(
+            f"TRENDING_TV_STREAM_BUDGET_USD ${settings.stream_budget_usd:,.2f} a month buys {reads:,} post "
+            f"reads at ${settings.price_per_post_read} (TRENDING_TV_PRICE_PER_POST_READ), above the "
+            f"monthly read cap of {settings.monthly_read_cap:,} (TRENDING_TV_MONTHLY_READ_CAP)"
+        )
+    if settings.stream_budget_usd > settings.monthly_spend_limit_usd:
+        raise ConfigError(
+            f"TRENDING_TV_STREAM_BUDGET_USD ${settings.stream_budget_usd:,.2f} is above "
+            f"TRENDING_TV_MONTHLY_SPEND_LIMIT_USD ${settings.monthly_spend_limit_usd:,.2f}, the limit "
+            "the stream shares with fetch-counts"
+        )
+
+
 def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: object) -> Settings:
     """Read settings: explicit overrides (CLI options) > environment > `.env` file > defaults.
 
@@ -248,6 +285,9 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: o
     if "AWS_ENDPOINT_URL_S3" in env and "AWS_ENDPOINT_URL_S3" not in os.environ:
         os.environ["AWS_ENDPOINT_URL_S3"] = env["AWS_ENDPOINT_URL_S3"]
 
+    for old, new in _REPLACED.items():
+        if (env.get(old) or "").strip():
+            raise ConfigError(f"{old} is no longer read: {new}")
     sync = env.get("TRENDING_TV_SQLITE_SYNCHRONOUS", "FULL").strip().upper() or "FULL"
     if sync not in ("NORMAL", "FULL"):
         raise ConfigError(f"TRENDING_TV_SQLITE_SYNCHRONOUS must be NORMAL or FULL, got {sync!r}")
@@ -261,7 +301,13 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: o
         tracked_shows=env.get("TRENDING_TV_TRACKED_SHOWS", ""),
         max_posts_per_hour=_int(env, "TRENDING_TV_MAX_POSTS_PER_HOUR", 5000),
         retention_days=_int(env, "TRENDING_TV_RETENTION_DAYS", 7),
-        monthly_post_budget=_int(env, "TRENDING_TV_MONTHLY_POST_BUDGET", 3_000_000),
+        stream_budget_usd=_float(env, "TRENDING_TV_STREAM_BUDGET_USD", 30.0),
+        price_per_post_read=_float(env, "TRENDING_TV_PRICE_PER_POST_READ", 0.005, minimum=1e-6),
+        price_per_counts_request=_float(env, "TRENDING_TV_PRICE_PER_COUNTS_REQUEST", 0.005),
+        monthly_read_cap=_int(env, "TRENDING_TV_MONTHLY_READ_CAP", 2_000_000),
+        monthly_spend_limit_usd=_float(env, "TRENDING_TV_MONTHLY_SPEND_LIMIT_USD", 110.0),
+        counts_query_max_chars=_int(env, "TRENDING_TV_COUNTS_QUERY_MAX_CHARS", 512, minimum=32),
+        counts_min_coverage=_float(env, "TRENDING_TV_COUNTS_MIN_COVERAGE", 0.95),
         slices_per_hour=_int(env, "TRENDING_TV_SLICES_PER_HOUR", 12, minimum=1),
         rule_limit=_int(env, "TRENDING_TV_RULE_LIMIT", 1000, minimum=1),
         rule_max_chars=_int(env, "TRENDING_TV_RULE_MAX_CHARS", 1024, minimum=16),
@@ -281,6 +327,7 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: o
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)  # type: ignore[arg-type]
+    check_budget(settings)
     register_secret(settings.x_bearer_token.get())
     register_secret(settings.tmdb_api_key.get())
     return settings

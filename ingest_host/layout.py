@@ -64,6 +64,25 @@ def tmdb_day_stats_key(day: date) -> str:
     return f"{INGEST_META}/{TMDB_RAW}/{day:%Y/%m/%d}/{day:%Y-%m-%d}.json"
 
 
+COUNTS_RAW = "counts_raw"
+
+
+def counts_day_prefix(day: date) -> str:
+    return f"{COUNTS_RAW}/{day:%Y/%m/%d}/"
+
+
+def counts_day_key(day: date) -> str:
+    """Key of one UTC day's X post counts (JSON Lines, one line per show and query, each holding the
+    responses as received): counts_raw/YYYY/MM/DD/YYYY-MM-DD.json."""
+    return f"{COUNTS_RAW}/{day:%Y/%m/%d}/{day:%Y-%m-%d}.json"
+
+
+def counts_day_stats_key(day: date) -> str:
+    """Coverage, requests and spend of one UTC day's counts:
+    ingest_meta/counts_raw/YYYY/MM/DD/YYYY-MM-DD.json."""
+    return f"{INGEST_META}/{COUNTS_RAW}/{day:%Y/%m/%d}/{day:%Y-%m-%d}.json"
+
+
 def tweet_day_coverage_key(day: date) -> str:
     """Collection coverage of one UTC day, written by the ingest host after each upload run that
     touched the day: ingest_meta/tweet_raw/YYYY/MM/DD/YYYY-MM-DD.json. Per hour ("00".."23"): its
@@ -81,3 +100,20 @@ def check_key(key: str) -> str:
         raise ValueError(f"Invalid lake key {key!r}")
     return key
 
+
+# Who writes which top-level prefixes of the lake: the one list the IAM policies in deploy/iam/ are
+# checked against (trending_tv_tests/test_iam_policies.py). A new prefix goes here and in the policies.
+CONFIG = "config"
+REPORTS = "reports"
+# Spark's output in direct mode (EMR) before each day is swapped into analytics/ (EMRFS also writes a
+# `_staging_$folder$` marker beside it)
+STAGING = "_staging"
+
+INGEST_HOST_WRITES = (TWEET_RAW, TMDB_RAW, COUNTS_RAW, CONFIG, INGEST_META)
+"""The collector: raw posts, TMDB pulls and tracked-show lists, post counts, the current list,
+collection stats."""
+DAGSTER_HOST_WRITES = (MANIFESTS, ANALYTICS, REPORTS, STAGING)
+"""The Dagster host: sealed-day manifests, the tables its assets compute (date, dimensions, trends,
+and every table when Spark runs locally), the trend reports, and direct-mode staging."""
+EMR_NODES_WRITES = (ANALYTICS, STAGING)
+"""The EMR nodes: the Spark tables (written to staging, then swapped into analytics/)."""

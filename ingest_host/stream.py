@@ -7,9 +7,11 @@
 - 401/403 stop the process at once with a clear message (tweepy would retry forever); 429 and
   network errors are left to tweepy's backoff (X's published waits); an unexpected exception that
   ends tweepy's loop is followed by a reconnect with our own backoff.
-- The hourly cap is spread over the hour: the hour is cut into slices and the stream pauses
-  (disconnects) once a slice's share is used, resuming at the next slice. The cap also shrinks to
-  keep the month within the post budget. Minutes connected are recorded per hour.
+- The hourly cap comes from money: TRENDING_TV_STREAM_BUDGET_USD a month at
+  TRENDING_TV_PRICE_PER_POST_READ, spread evenly over the month's hours left, within the monthly
+  limit shared with fetch-counts (whose planned spend is set aside first). It is spread over the
+  hour: the hour is cut into slices and the stream pauses (disconnects) once a slice's share is
+  used, resuming at the next slice. Minutes connected are recorded per hour.
 - SIGTERM/SIGINT (the `stop` event) disconnect and return cleanly.
 """
 
@@ -26,7 +28,8 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from tenacity import Retrying, before_sleep_log, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from ingest_host.buffer import DUPLICATE, HOUR_MS, POST, Buffer, hour_of, now_ms
+from ingest_host.budget import SpendLedger, counts_cost_per_day, month_bounds, month_spend, stream_reads_left
+from ingest_host.buffer import DUPLICATE, HOUR_MS, POST, Buffer, hour_dt, hour_of, now_ms
 from ingest_host.config import Settings
 from ingest_host.rules import build_rules, sync_rules
 from ingest_host.shows import load_tracked_shows
@@ -67,37 +70,37 @@ def mount_base_url(session: requests.Session, base: str, timeout: float) -> None
 
 
 class CapGuard:
-    """Decides whether the stream may run now: hourly cap, its spread over slices, monthly budget."""
+    """Decides whether the stream may run now: the hourly cap (the month's post reads left, from the
+    stream's dollar budget and the limit it shares with fetch-counts, spread evenly over the hours
+    left, never above TRENDING_TV_MAX_POSTS_PER_HOUR), and its spread over the hour's slices."""
 
-    def __init__(self, buffer: Buffer, settings: Settings):
+    def __init__(
+        self,
+        buffer: Buffer,
+        settings: Settings,
+        ledger: SpendLedger | None = None,
+        counts_per_day_usd: float = 0.0,
+    ):
         self.buffer = buffer
+        self.settings = settings
+        self.ledger = ledger
+        self.counts_per_day_usd = counts_per_day_usd
         self.max_per_hour = settings.max_posts_per_hour
-        self.budget = settings.monthly_post_budget
         self.slices = settings.slices_per_hour
         self._hour: int | None = None
         self._received = 0
         self._cap = 0
 
-    @staticmethod
-    def _month_bounds(now: int) -> tuple[int, int]:
-        moment = datetime.fromtimestamp(now / 1000, tz=UTC)
-        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        end = (
-            start.replace(year=start.year + 1, month=1)
-            if start.month == 12
-            else start.replace(month=start.month + 1)
-        )
-        return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-
     def _refresh(self, now: int) -> None:
         hour = hour_of(now)
         if hour == self._hour:
             return
-        month_start, month_end = self._month_bounds(now)
-        used_before = self.buffer.received_posts(month_start, hour)
-        hours_left = max(1, (month_end - hour) // HOUR_MS)
-        fair_share = max(0, self.budget - used_before) // hours_left
-        self._cap = min(self.max_per_hour, fair_share)
+        moment = datetime.fromtimestamp(now / 1000, tz=UTC)
+        _, month_end = month_bounds(moment)
+        spend = month_spend(self.settings, moment, self.buffer, self.ledger, reads_until=hour_dt(hour))
+        left = stream_reads_left(self.settings, spend, moment, self.counts_per_day_usd)
+        hours_left = max(1, (int(month_end.timestamp() * 1000) - hour) // HOUR_MS)
+        self._cap = min(self.max_per_hour, left // hours_left)
         self._hour = hour
         self._received = self.buffer.received_posts(hour, hour + HOUR_MS)
 
@@ -252,8 +255,8 @@ def _auth_message(status: int) -> str:
     )
 
 
-def sync_with_retries(client: XStream, settings: Settings) -> None:
-    shows = load_tracked_shows(settings)
+def sync_with_retries(client: XStream, settings: Settings, shows=None) -> None:
+    shows = shows if shows is not None else load_tracked_shows(settings)
     desired = build_rules(list(shows), settings.rule_limit, settings.rule_max_chars)
     retrying = Retrying(
         stop=stop_after_attempt(settings.retry_attempts),
@@ -280,10 +283,14 @@ def sync_with_retries(client: XStream, settings: Settings) -> None:
 
 def run_stream(settings: Settings, stop: threading.Event) -> None:
     """Stream until `stop` is set. Raises AuthError (401/403) or StorageError."""
-    with Buffer(settings.buffer, settings.sqlite_synchronous) as buffer:
-        guard = CapGuard(buffer, settings)
+    shows = load_tracked_shows(settings)
+    with (
+        Buffer(settings.buffer, settings.sqlite_synchronous) as buffer,
+        SpendLedger(settings.buffer) as ledger,
+    ):
+        guard = CapGuard(buffer, settings, ledger, counts_cost_per_day(settings, len(shows)))
         client = XStream(settings, buffer, guard)
-        sync_with_retries(client, settings)
+        sync_with_retries(client, settings, shows)
         failures = 0
         while not stop.is_set():
             now = now_ms()

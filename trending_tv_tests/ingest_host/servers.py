@@ -388,3 +388,104 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: flo
 
 def iter_lines(body: bytes) -> Iterator[bytes]:
     return iter([line for line in body.split(b"\n") if line])
+
+
+# ------------------------------------------------------------------------- X API v2 post counts
+_TERM = re.compile(r'-?(?:#[^\s()]+|"(?:[^"\\]|\\.)*")')
+
+
+def _term_key(term: str) -> str:
+    return term.replace('\\"', '"').casefold()
+
+
+def match_query(query: str, terms: frozenset[str]) -> bool:
+    """Does a post carrying `terms` (`#tag` / `"phrase"` strings, casefolded) match a counts query
+    of the shapes the ingest host sends: `t1 OR t2 ...` or `(t1 OR t2) -t3 -t4` / `t1 -t3`?"""
+    tokens = _TERM.findall(query)
+    positive = [_term_key(t) for t in tokens if not t.startswith("-")]
+    negative = [_term_key(t[1:]) for t in tokens if t.startswith("-")]
+    return any(t in terms for t in positive) and not any(t in terms for t in negative)
+
+
+class _CountsHandler(_Quiet):
+    owner: FakeXCounts
+
+    def do_GET(self) -> None:
+        c = self.owner
+        path = urlparse(self.path)
+        params = {k: v[0] for k, v in parse_qs(path.query).items()}
+        if path.path != "/2/tweets/counts/recent":
+            return self._json(404, {"title": "Not Found"})
+        if self.headers.get("Authorization") != f"Bearer {c.token}":
+            status, body, headers = 401, json.dumps({"title": "Unauthorized", "status": 401}).encode(), {}
+        elif c.script and c.script[0] is not None:
+            status, body, headers = c.script.pop(0)
+            body = body if isinstance(body, bytes) else json.dumps(body).encode()
+        else:
+            if c.script:
+                c.script.pop(0)
+            status, body, headers = 200, c.answer(params), {}
+        headers = {
+            "x-rate-limit-limit": "300",
+            "x-rate-limit-remaining": "299",
+            "x-rate-limit-reset": str(int(c.reset_at)),
+            **headers,
+        }
+        c.served.append((params, status, body))
+        self._json(status, body, headers)
+
+
+class FakeXCounts(_Server):
+    """X API v2 `GET /2/tweets/counts/recent` (hour buckets, `next_token` pages).
+
+    `posts` are (UTC hour start, terms) pairs, terms as `#tag` / `"phrase"` strings; a query's count
+    in an hour is the number of posts there matching it (`match_query`). Every bucket of the window
+    is answered, zeros included; `page_hours` buckets a page, then a `next_token`. `script` holds
+    (status, body, headers) answers given first, in order, to any request (None: answer as usual).
+    `served` records every
+    answer as (params, status, body bytes)."""
+
+    handler = _CountsHandler
+
+    def __init__(self, token: str = BEARER, page_hours: int = 24):
+        self.token = token
+        self.page_hours = page_hours
+        self.posts: list[tuple[datetime, frozenset[str]]] = []
+        self.script: list[tuple[int, object, dict[str, str]] | None] = []
+        self.served: list[tuple[dict[str, str], int, bytes]] = []
+        self.reset_at = 0.0
+        self.closing = False
+
+    def add_posts(self, hour: datetime, n: int, *terms: str) -> None:
+        key = frozenset(_term_key(t) for t in terms)
+        self.posts.extend((hour, key) for _ in range(n))
+
+    def count(self, query: str, hour: datetime) -> int:
+        return sum(1 for at, terms in self.posts if at == hour and match_query(query, terms))
+
+    def answer(self, params: dict[str, str]) -> bytes:
+        start = datetime.strptime(params["start_time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        end = datetime.strptime(params["end_time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert params.get("granularity") == "hour", params
+        hours = []
+        at = start
+        while at < end:
+            hours.append(at)
+            at += timedelta(hours=1)
+        page = int(params.get("next_token", "page0")[4:])
+        chunk = hours[page * self.page_hours : (page + 1) * self.page_hours]
+        data = [
+            {
+                "end": (h + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "start": h.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "tweet_count": self.count(params["query"], h),
+            }
+            for h in chunk
+        ]
+        meta: dict[str, object] = {"total_tweet_count": sum(b["tweet_count"] for b in data)}
+        if (page + 1) * self.page_hours < len(hours):
+            meta["next_token"] = f"page{page + 1}"
+        return json.dumps({"data": data, "meta": meta}, separators=(",", ":")).encode()
+
+    def requests_for(self, query: str) -> list[tuple[dict[str, str], int, bytes]]:
+        return [s for s in self.served if s[0].get("query") == query]

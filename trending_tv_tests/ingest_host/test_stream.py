@@ -9,6 +9,9 @@ import subprocess
 import threading
 import time
 
+import pytest
+
+from ingest_host.budget import SpendLedger
 from ingest_host.buffer import HOUR_MS, Buffer
 from ingest_host.config import load_settings
 from ingest_host.rules import build_rules, is_ours
@@ -16,6 +19,15 @@ from ingest_host.stream import CapGuard, run_stream
 from ingest_host.tracked_shows import TrackedShow
 from trending_tv_tests.ingest_host.conftest import child_env, ingest_host_cmd, run_cli
 from trending_tv_tests.ingest_host.servers import BEARER, FakeX, utc, v2_post, wait_for
+
+# A budget that never pauses the stream, whatever the hour or the day of the month (tests about
+# parsing and signals, not the cap): 200 M reads a month, with a read cap and a limit to match.
+UNCAPPED = {
+    "TRENDING_TV_MAX_POSTS_PER_HOUR": "1000000",
+    "TRENDING_TV_MONTHLY_READ_CAP": "1000000000",
+    "TRENDING_TV_STREAM_BUDGET_USD": "1000000",
+    "TRENDING_TV_MONTHLY_SPEND_LIMIT_USD": "1000000",
+}
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen:
@@ -45,6 +57,7 @@ def _counts(path: str) -> dict[str, int]:
 
 
 def test_stream_syncs_rules_stores_every_message_and_stops_on_sigterm(env):
+    env.update(UNCAPPED)
     with FakeX() as x:
         x.rules["5"] = ("from:someone", "other-app")  # another app's rule: left alone
         x.rules["6"] = ("#Stale", "999")  # our stale rule: deleted
@@ -105,8 +118,7 @@ def test_ten_thousand_malformed_lines_are_counted_and_the_stream_lives(env):
     ]
     # This test is about malformed lines, not the cap: without a high cap, the slice of the hour
     # the test happens to run in decides whether 10,000 deliveries trigger a pause.
-    env["TRENDING_TV_MAX_POSTS_PER_HOUR"] = "1000000"
-    env["TRENDING_TV_MONTHLY_POST_BUDGET"] = "100000000"
+    env.update(UNCAPPED)
     with FakeX() as x:
         env["TRENDING_TV_X_API_URL"] = x.url
         proc = _start(env)
@@ -166,6 +178,8 @@ def test_missing_token_is_a_config_error(env):
 def test_hourly_cap_pauses_the_stream_and_keeps_posts_already_sent(env, monkeypatch):
     with FakeX() as x:
         monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
+        for key, value in UNCAPPED.items():
+            monkeypatch.setenv(key, value)
         monkeypatch.setenv("TRENDING_TV_MAX_POSTS_PER_HOUR", "5")
         monkeypatch.setenv("TRENDING_TV_SLICES_PER_HOUR", "1")
         settings = load_settings()
@@ -197,6 +211,8 @@ def test_hourly_cap_pauses_the_stream_and_keeps_posts_already_sent(env, monkeypa
 def test_cap_guard_spreads_the_hour_and_respects_the_monthly_budget(env, monkeypatch):
     monkeypatch.setenv("TRENDING_TV_MAX_POSTS_PER_HOUR", "1200")
     monkeypatch.setenv("TRENDING_TV_SLICES_PER_HOUR", "12")
+    monkeypatch.setenv("TRENDING_TV_STREAM_BUDGET_USD", "9000")  # 1.8 M reads: above 1,200 an hour
+    monkeypatch.setenv("TRENDING_TV_MONTHLY_SPEND_LIMIT_USD", "9000")
     settings = load_settings()
     start = int(utc(2024, 4, 1, 0).timestamp() * 1000)
     with Buffer(settings.buffer) as buffer:
@@ -208,10 +224,49 @@ def test_cap_guard_spreads_the_hour_and_respects_the_monthly_budget(env, monkeyp
             guard.note_post(start + 60_000)
         assert guard.resume_at(start + 60_000) == start + 5 * 60_000
         assert guard.resume_at(start + 5 * 60_000) is None
-    monkeypatch.setenv("TRENDING_TV_MONTHLY_POST_BUDGET", str(720 * 10))  # 30 days x 24 h x 10
+    monkeypatch.setenv("TRENDING_TV_STREAM_BUDGET_USD", "36")  # 7,200 reads at $0.005: 30 days x 24 h x 10
     with Buffer(settings.buffer + "2") as buffer:
         guard = CapGuard(buffer, load_settings())
         assert guard.cap(start) == 10
+
+
+def test_the_stream_cap_is_its_dollar_budget_spread_over_the_month(env, monkeypatch):
+    april = utc(2024, 4, 1, 0)  # 30 days, 720 hours
+    ms = int(april.timestamp() * 1000)
+    settings = load_settings()  # defaults: $30 a month at $0.005 a read = 6,000 reads
+    assert settings.stream_reads_per_month == 6000
+    with Buffer(settings.buffer) as buffer, SpendLedger(settings.buffer) as ledger:
+        assert CapGuard(buffer, settings, ledger).cap(ms) == 8  # 6,000 // 720
+        # half the month gone with 3,000 reads used: the rest spread over the hours left
+        mid = ms + 360 * HOUR_MS
+        for i in range(3000):
+            buffer.accept(v2_post(i + 1, utc(2024, 4, 2)), ms + HOUR_MS + i)
+        assert CapGuard(buffer, settings, ledger).cap(mid) == 3000 // 360
+        # overspent (every delivery counts): nothing more this month
+        for i in range(3001):
+            buffer.accept(v2_post(10_000 + i, utc(2024, 4, 3)), ms + 2 * HOUR_MS + i)
+        assert CapGuard(buffer, settings, ledger).cap(mid) == 0
+
+
+def test_the_stream_and_the_counts_share_one_monthly_limit(env, monkeypatch):
+    april = utc(2024, 4, 1, 0)
+    ms = int(april.timestamp() * 1000)
+    # $30 budget, $40 limit; counts planned at $0.30 a day for the 30 days left: $9 set aside
+    monkeypatch.setenv("TRENDING_TV_MONTHLY_SPEND_LIMIT_USD", "40")
+    settings = load_settings()
+    with Buffer(settings.buffer) as buffer, SpendLedger(settings.buffer) as ledger:
+        assert CapGuard(buffer, settings, ledger, counts_per_day_usd=0.30).cap(ms) == 8  # $31 left >= $30
+        # counts already spent $20 this month: $40 - $20 - $9 = $11 left = 2,200 reads
+        for _ in range(4000):
+            ledger.record(april, status=200, billed=True, cost_usd=0.005)
+        assert CapGuard(buffer, settings, ledger, counts_per_day_usd=0.30).cap(ms) == 2200 // 720
+        # spent to the limit: the stream stops for the month
+        for _ in range(2200):
+            ledger.record(april, status=200, billed=True, cost_usd=0.005)
+        assert CapGuard(buffer, settings, ledger, counts_per_day_usd=0.30).cap(ms) == 0
+        # requests X did not answer are not billed
+        ledger.record(april, status=429, billed=False, cost_usd=0.005)
+        assert ledger.totals(april, utc(2024, 5, 1)) == (6201, 6200, pytest.approx(31.0))
 
 
 def test_rules_fit_the_tier_limits():
@@ -234,6 +289,8 @@ def test_stream_messages_are_stored_byte_exact(env, monkeypatch):
     ).encode()
     with FakeX() as x:
         monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
+        for key, value in UNCAPPED.items():
+            monkeypatch.setenv(key, value)
         settings = load_settings()
         x.feed(line)
         stop = threading.Event()
