@@ -85,6 +85,14 @@ if [ "$MODE" = systemd ]; then
   for unit in $UNITS; do
     install -m 644 "$HERE/systemd/$unit" "/etc/systemd/system/$unit"
   done
+  # systemd < 254 ignores RestartSteps/RestartMaxDelaySec: back off with a fixed 60 s there instead
+  SYSTEMD_VERSION="$(systemctl --version | awk 'NR == 1 { print $2 }')"
+  if [ "${SYSTEMD_VERSION%%.*}" -lt 254 ] 2>/dev/null; then
+    install -d -m 755 /etc/systemd/system/ingest-host-stream.service.d
+    printf '[Service]\nRestartSec=60s\n' > /etc/systemd/system/ingest-host-stream.service.d/backoff.conf
+  else
+    rm -f /etc/systemd/system/ingest-host-stream.service.d/backoff.conf
+  fi
   systemctl daemon-reload
   systemctl enable ingest-host-stream.service ingest-host-upload.timer \
     ingest-host-fetch-tmdb.timer ingest-host-refresh-shows.timer

@@ -24,7 +24,7 @@ def _unit(path: Path) -> configparser.ConfigParser:
 
 def test_systemd_units_run_existing_subcommands_with_the_env_file():
     services = sorted((DEPLOY / "systemd").glob("*.service"))
-    assert {p.stem for p in services} == {
+    assert {p.stem for p in services} >= {
         "ingest-host-stream",
         "ingest-host-upload",
         "ingest-host-fetch-tmdb",
@@ -41,6 +41,39 @@ def test_systemd_units_run_existing_subcommands_with_the_env_file():
     for timer in (DEPLOY / "systemd").glob("*.timer"):
         assert (DEPLOY / "systemd" / f"{timer.stem}.service").exists()
         assert _unit(timer)["Timer"]["OnCalendar"].endswith("UTC")
+
+
+def _seconds(value: str) -> float:
+    """A systemd time span (5s, 15min, 1h 30min, bare seconds) in seconds."""
+    units = {"ms": 0.001, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "hr": 3600}
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", value):
+        total += float(number) * units[unit or "s"]
+    return total
+
+
+def test_the_stream_backs_off_instead_of_restarting_every_few_seconds():
+    unit = _unit(DEPLOY / "systemd" / "ingest-host-stream.service")
+    service = unit["Service"]
+    assert unit["Unit"]["StartLimitIntervalSec"] == "0"  # never gives up ...
+    first, steps, longest = (
+        _seconds(service["RestartSec"]),
+        int(service["RestartSteps"]),
+        _seconds(service["RestartMaxDelaySec"]),
+    )
+    assert first >= 5 and steps >= 5 and longest >= 10 * 60  # ... but waits up to 15 min between tries
+    # exit 2 (configuration) and 3 (credentials refused) never restart; 4 (disk full) restarts, backing off
+    assert set(service["RestartPreventExitStatus"].split()) == {"2", "3"}
+    install = (DEPLOY / "install.sh").read_text()
+    assert "RestartSec=60s" in install and "-lt 254" in install  # older systemd: a fixed 60 s drop-in
+
+
+def test_a_busy_upload_is_not_a_failed_unit():
+    service = _unit(DEPLOY / "systemd" / "ingest-host-upload.service")["Service"]
+    assert service["SuccessExitStatus"].split() == ["5"]
+    from ingest_host.upload import EXIT_BUSY
+
+    assert EXIT_BUSY == 5
 
 
 def test_crontab_lines_are_valid_and_use_existing_subcommands():
