@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export TRENDING_TV_LAKE ?= $(CURDIR)/lake
 
-.PHONY: install demo test test-fast ui lint format bench sample-lake clean
+.PHONY: install demo test test-fast ui lint format bench sample-lake clean prereqs-demo prereqs-test prereqs-test-fast
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,15 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# In seconds, before anything is installed: what the machine lacks, and the command that installs it.
+prereqs-demo prereqs-test prereqs-test-fast: prereqs-%:
+	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/check_prereqs.sh $*
+
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
-demo: install $(DAGSTER_HOME)/dagster.yaml
+demo: prereqs-demo install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m trending_tv_sample.demo
 
 # Writes the sample (raw files, tracked lists, sample_truth/) again over an existing lake; other data stays.
@@ -33,10 +37,10 @@ PYTEST_WORKERS ?= 2
 # Tests make their own lakes and Dagster homes: the demo's settings exported above are not theirs.
 TEST_ENV := env -u DAGSTER_HOME -u TRENDING_TV_LAKE
 
-test: install
+test: prereqs-test install
 	$(TEST_ENV) $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
-test-fast: install
+test-fast: prereqs-test-fast install
 	$(TEST_ENV) $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
