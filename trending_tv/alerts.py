@@ -1,5 +1,6 @@
 """Failure visibility: one clear log line per failed run, and a JSON post to a webhook when
-TRENDING_TV_ALERT_WEBHOOK_URL is set (Slack-compatible `text`, plus structured fields).
+TRENDING_TV_ALERT_WEBHOOK_URL is set (the `alerts` resource; Slack-compatible `text`, plus structured
+fields).
 
 Nothing secret is sent or logged: no run config, no environment, no resource values; the webhook URL
 itself (which often embeds a token) is logged by host only."""
@@ -7,13 +8,14 @@ itself (which often embeds a token) is logged by host only."""
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 from urllib.parse import urlparse
 
 from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
 
-WEBHOOK_ENV = "TRENDING_TV_ALERT_WEBHOOK_URL"
+from trending_tv.constants import TRIGGER_TAG
+from trending_tv.settings import ALERT_WEBHOOK_URL, AlertsResource
+
 MAX_ERROR_CHARS = 1000
 
 
@@ -38,7 +40,7 @@ def alert_payload(context: RunFailureSensorContext) -> dict:
         "partition": partition,
         "assets": assets,
         "error": error[:MAX_ERROR_CHARS],
-        "trigger": run.tags.get("trending_tv/trigger") or run.tags.get("dagster/sensor_name") or "manual",
+        "trigger": run.tags.get(TRIGGER_TAG) or run.tags.get("dagster/sensor_name") or "manual",
     }
 
 
@@ -58,12 +60,12 @@ def post_json(url: str, payload: dict, timeout: float = 10.0) -> int:
     monitor_all_code_locations=False,
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    description=f"Logs every failed run; posts JSON to ${WEBHOOK_ENV} when it is set",
+    description=f"Logs every failed run; posts JSON to ${ALERT_WEBHOOK_URL} when it is set",
 )
-def run_failure_alert(context: RunFailureSensorContext) -> None:
+def run_failure_alert(context: RunFailureSensorContext, alerts: AlertsResource) -> None:
     payload = alert_payload(context)
     context.log.error(f"RUN FAILED: {payload['text']}")
-    url = os.environ.get(WEBHOOK_ENV, "").strip()
+    url = (alerts.webhook_url or "").strip()
     if not url:
         return
     host = urlparse(url).hostname or "?"

@@ -3,7 +3,6 @@ checks that take the asset as input would load every partition)."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -16,8 +15,6 @@ from trending_tv.constants import (
     ONE_ROW_PER_TRACKED_SHOW,
     POPULARITY_REFRESHED,
     TMDB_COVERAGE,
-    TMDB_MIN_COVERAGE_DEFAULT,
-    TMDB_MIN_COVERAGE_ENV,
     UNIQUE_ID_DATE,
 )
 
@@ -75,18 +72,7 @@ def counts_consistent(rows: Sequence[Mapping]) -> AssetCheckResult:
     )
 
 
-# --- The TMDB side and the dimensions (issue 3) ---
-
-
-def tmdb_min_coverage() -> float:
-    """The coverage threshold: TRENDING_TV_TMDB_MIN_COVERAGE (a share, 0..1), default 0.95."""
-    raw = os.environ.get(TMDB_MIN_COVERAGE_ENV, "").strip()
-    if not raw:
-        return TMDB_MIN_COVERAGE_DEFAULT
-    value = float(raw)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{TMDB_MIN_COVERAGE_ENV}={raw!r} is not a share between 0 and 1")
-    return value
+# --- The TMDB side and the dimensions ---
 
 
 def tmdb_coverage(

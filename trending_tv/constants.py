@@ -10,7 +10,7 @@ ONE_ROW_PER_TRACKED_SHOW = "one_row_per_tracked_show"
 UNIQUE_ID_DATE = "unique_id_date"
 COUNTS_CONSISTENT = "counts_consistent"
 
-# The TMDB side and the dimensions (issue 3)
+# The TMDB side and the dimensions
 TMDB_COVERAGE = "tmdb_coverage"
 POPULARITY_REFRESHED = "popularity_refreshed"
 NAMED_AND_TAGGED = "every_show_named_and_tagged"
@@ -18,8 +18,7 @@ UNIQUE_DATE = "unique_date"
 IDS_IN_TVSHOWS = "ids_in_tvshows"
 GENRES_IN_GENRES = "genres_id_in_genres"
 NETWORKS_IN_NETWORKS = "networks_id_in_networks"
-# Below this share of tracked shows with a TMDB record on a day, tmdb_coverage is an ERROR; the
-# same variable (and default) makes `ingest-host fetch-tmdb` fail, so both sides agree.
-TMDB_MIN_COVERAGE_ENV = "TRENDING_TV_TMDB_MIN_COVERAGE"
-TMDB_MIN_COVERAGE_DEFAULT = 0.95
 TRENDS_GROUP = "trends"
+
+# Run tag saying what started a run (a lake sensor's name, or "schedule"); the failure alert reports it.
+TRIGGER_TAG = "trending_tv/trigger"

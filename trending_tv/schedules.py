@@ -16,7 +16,8 @@ from dagster import (
     schedule,
 )
 
-from trending_tv.deployment import deployment_name
+from trending_tv.constants import TRIGGER_TAG
+from trending_tv.settings import settings
 
 SCHEDULE_CRON = "0 7 * * *"
 
@@ -31,7 +32,7 @@ def build_daily_schedule(target: AssetSelection, keys: list[AssetKey]) -> Schedu
         execution_timezone="UTC",
         target=target,
         default_status=(
-            DefaultScheduleStatus.RUNNING if deployment_name() == "emr" else DefaultScheduleStatus.STOPPED
+            DefaultScheduleStatus.RUNNING if settings().deployment == "emr" else DefaultScheduleStatus.STOPPED
         ),
         description="07:00 UTC: run the previous day's assets unless the lake sensors already did",
     )
@@ -47,8 +48,6 @@ def build_daily_schedule(target: AssetSelection, keys: list[AssetKey]) -> Schedu
         if not missing:
             return SkipReason(f"{day} is already materialized (the lake sensors ran it)")
         context.log.info(f"{day}: not materialized yet: {', '.join(missing)}; running the day")
-        return RunRequest(
-            run_key=f"safety-net:{day}", partition_key=day, tags={"trending_tv/trigger": "schedule"}
-        )
+        return RunRequest(run_key=f"safety-net:{day}", partition_key=day, tags={TRIGGER_TAG: "schedule"})
 
     return _schedule

@@ -7,7 +7,6 @@ requests a run of the whole day (every daily asset) once the day is ready. The l
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
@@ -29,39 +28,18 @@ from dagster import (
 from dagster._core.errors import DagsterInvariantViolationError
 
 from ingest_host.lake import LakeNotFoundError, LakeObject
-from trending_tv.deployment import deployment_name
+from trending_tv.constants import TRIGGER_TAG
 from trending_tv.lake_watch import TMDB, TWEETS, RawSource, WatchSettings, evaluate
-from trending_tv.partitions import FIRST_DAY, daily_partitions
+from trending_tv.partitions import daily_partitions
 from trending_tv.resources.lake import LakeResource
+from trending_tv.settings import LakeWatchResource, settings
 
 FINGERPRINT_TAG = "trending_tv/raw_fingerprint"
-TRIGGER_TAG = "trending_tv/trigger"
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
-
-
-def settings_from_env() -> WatchSettings:
-    """TRENDING_TV_SENSOR_GRACE_HOURS (3), _SETTLE_SECONDS (300), _SWEEP_SECONDS (0.5), _WINDOW_DAYS (2)."""
-    return WatchSettings(
-        first_day=date.fromisoformat(FIRST_DAY),
-        window_days=int(_env_float("TRENDING_TV_SENSOR_WINDOW_DAYS", 2)),
-        grace=timedelta(hours=_env_float("TRENDING_TV_SENSOR_GRACE_HOURS", 3)),
-        settle=timedelta(seconds=_env_float("TRENDING_TV_SENSOR_SETTLE_SECONDS", 300)),
-        sweep_seconds=_env_float("TRENDING_TV_SENSOR_SWEEP_SECONDS", 0.5),
-    )
-
-
-def sensor_interval_seconds() -> int:
-    """TRENDING_TV_SENSOR_INTERVAL_SECONDS (default 30)."""
-    return int(_env_float("TRENDING_TV_SENSOR_INTERVAL_SECONDS", 30))
 
 
 def default_sensor_status() -> DefaultSensorStatus:
     """Off in a local checkout (turn them on in the UI); on in the EMR deployment."""
-    return DefaultSensorStatus.RUNNING if deployment_name() == "emr" else DefaultSensorStatus.STOPPED
+    return DefaultSensorStatus.RUNNING if settings().deployment == "emr" else DefaultSensorStatus.STOPPED
 
 
 def day_keys(assets: Sequence[object]) -> list[AssetKey]:
@@ -110,32 +88,32 @@ def build_lake_sensor(
     source: RawSource,
     target: AssetSelection,
     *,
-    settings: WatchSettings | None = None,
+    watch: WatchSettings | None = None,
     minimum_interval_seconds: int | None = None,
     default_status: DefaultSensorStatus | None = None,
 ) -> SensorDefinition:
-    """The sensor for one raw source (`raw_tweets_sensor`, `raw_tmdb_sensor`)."""
+    """The sensor for one raw source (`raw_tweets_sensor`, `raw_tmdb_sensor`). Its timing comes from
+    the `lake_watch` resource unless `watch` is given (tests)."""
 
     @sensor(
         name=f"{source.asset_key}_sensor",
         target=target,
-        minimum_interval_seconds=minimum_interval_seconds or sensor_interval_seconds(),
+        minimum_interval_seconds=minimum_interval_seconds or settings().sensor_interval_seconds,
         default_status=default_status or default_sensor_status(),
         description=(
             f"Watches {source.root}/ in the lake (narrow per-day prefixes), records each new object on "
             f"{source.asset_key} and runs a day's assets once the day is complete."
         ),
     )
-    def _sensor(context: SensorEvaluationContext, lake: LakeResource):
+    def _sensor(context: SensorEvaluationContext, lake: LakeResource, lake_watch: LakeWatchResource):
         now = datetime.now(UTC)
-        watch = settings or settings_from_env()
         try:
             result = evaluate(
                 lake.client,
                 source,
                 context.cursor,
                 now,
-                watch,
+                watch or lake_watch.watch_settings(),
                 already_requested=_already_requested(context),
                 last_partition=_last_partition(now),
             )

@@ -18,6 +18,7 @@ from ingest_host.tracked_shows import TrackedShow, TrackedShowList
 from trending_tv import checks
 from trending_tv.assets.dimensions import check_days, ids_in_parent
 from trending_tv.resources.lake import LakeResource
+from trending_tv.settings import DataQualityResource, Settings, SettingsError, settings_resources
 from trending_tv.transforms.dimensions import (
     date_row,
     genres_rows,
@@ -209,14 +210,16 @@ def test_coverage_is_an_error_below_the_threshold_and_a_warning_for_any_missing_
     assert full.passed
 
 
-def test_coverage_threshold_comes_from_the_environment(monkeypatch):
-    monkeypatch.delenv("TRENDING_TV_TMDB_MIN_COVERAGE", raising=False)
-    assert checks.tmdb_min_coverage() == 0.95
-    monkeypatch.setenv("TRENDING_TV_TMDB_MIN_COVERAGE", "0.5")
-    assert checks.tmdb_min_coverage() == 0.5
-    monkeypatch.setenv("TRENDING_TV_TMDB_MIN_COVERAGE", "95")
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        checks.tmdb_min_coverage()
+def test_coverage_threshold_comes_from_the_environment():
+    def data_quality(env: dict) -> DataQualityResource:
+        return settings_resources(Settings.from_env(env))["data_quality"]
+
+    assert data_quality({}).tmdb_min_coverage == 0.95
+    assert data_quality({"TRENDING_TV_TMDB_MIN_COVERAGE": "0.5"}).tmdb_min_coverage == 0.5
+    with pytest.raises(SettingsError, match=r"TRENDING_TV_TMDB_MIN_COVERAGE='95' must be between 0 and 1"):
+        data_quality({"TRENDING_TV_TMDB_MIN_COVERAGE": "95"})
+    with pytest.raises(SettingsError, match=r"TRENDING_TV_TMDB_MIN_COVERAGE='high' is not a number"):
+        data_quality({"TRENDING_TV_TMDB_MIN_COVERAGE": "high"})
 
 
 def test_row_rules_unique_keys_names_and_hashtags():

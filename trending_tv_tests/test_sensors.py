@@ -30,11 +30,12 @@ from dagster._core.test_utils import create_run_for_test
 
 from ingest_host import layout
 from ingest_host.lake import Lake
-from trending_tv.alerts import WEBHOOK_ENV, run_failure_alert
+from trending_tv.alerts import run_failure_alert
 from trending_tv.lake_watch import TMDB, TWEETS, WatchSettings, evaluate
 from trending_tv.resources.lake import LakeResource
 from trending_tv.schedules import build_daily_schedule
 from trending_tv.sensors import FINGERPRINT_TAG, build_lake_sensor
+from trending_tv.settings import ALERT_WEBHOOK_URL, LakeWatchResource, Settings, settings_resources
 from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
 from trending_tv_tests.lake_fixtures import write_day_dimensions, write_hour
 
@@ -280,9 +281,11 @@ def test_sensor_emits_observations_and_partition_runs(tmp_path):
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     land_day(lake, yesterday)
     write_hour(lake, yesterday + timedelta(days=1), 0, ["{}"])
-    sensor_def = build_lake_sensor(TWEETS, target=["raw_tweets"], settings=SETTINGS)
+    sensor_def = build_lake_sensor(TWEETS, target=["raw_tweets"], watch=SETTINGS)
     instance = DagsterInstance.ephemeral()
-    context = build_sensor_context(instance=instance, resources={"lake": LakeResource(url=str(root))})
+    context = build_sensor_context(
+        instance=instance, resources={"lake": LakeResource(url=str(root)), "lake_watch": LakeWatchResource()}
+    )
     result = sensor_def(context)
     [request] = result.run_requests
     assert isinstance(request, RunRequest)
@@ -295,10 +298,14 @@ def test_sensor_emits_observations_and_partition_runs(tmp_path):
 
     # the other sensor already launched this exact fingerprint: no second run
     create_run_for_test(instance, job_name="__ASSET_JOB", tags={FINGERPRINT_TAG: request.run_key})
-    again = build_sensor_context(instance=instance, resources={"lake": LakeResource(url=str(root))})
+    again = build_sensor_context(
+        instance=instance, resources={"lake": LakeResource(url=str(root)), "lake_watch": LakeWatchResource()}
+    )
     assert sensor_def(again).run_requests == []
 
-    missing = build_sensor_context(resources={"lake": LakeResource(url=str(tmp_path / "nope"))})
+    missing = build_sensor_context(
+        resources={"lake": LakeResource(url=str(tmp_path / "nope")), "lake_watch": LakeWatchResource()}
+    )
     assert "does not exist" in sensor_def(missing).skip_message
 
 
@@ -354,9 +361,15 @@ def test_run_failure_alert_logs_and_posts_json_without_secrets(monkeypatch, capf
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/hooks/T0KEN-in-path"
-        monkeypatch.setenv(WEBHOOK_ENV, url)
+        monkeypatch.setenv(ALERT_WEBHOOK_URL, url)
+        # the deployment's `alerts` resource: the URL reaches the sensor through EnvVar, never as config
+        alerts = settings_resources(Settings.from_env())["alerts"]
         context = build_run_status_sensor_context(
-            sensor_name="run_failure_alert", dagster_instance=instance, dagster_run=run, dagster_event=failure
+            sensor_name="run_failure_alert",
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=failure,
+            resources={"alerts": alerts},
         ).for_run_failure()
         capfd.readouterr()
         run_failure_alert(context)

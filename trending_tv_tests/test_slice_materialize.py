@@ -21,6 +21,7 @@ from trending_tv.assets.facts import tweet_stat
 from trending_tv.assets.raw import raw_tmdb, raw_tweets
 from trending_tv.resources.lake import LakeResource
 from trending_tv.resources.spark import local_spark_config
+from trending_tv.settings import DataQualityResource
 from trending_tv_tests.lake_fixtures import SHOWS, tiny_lake, write_day_dimensions, write_hour
 
 SLICE = [raw_tweets, raw_tmdb, tvshows, tweet_stat]
@@ -32,6 +33,7 @@ def resources(lake_root: Path, spark_config: dict | None = None) -> dict:
         "lake": LakeResource(url=str(lake_root)),
         "pyspark": LazyPySparkResource(spark_config=spark_config or local_spark_config(2, 4)),
         "pyspark_step_launcher": ResourceDefinition.none_resource(),
+        "data_quality": DataQualityResource(),
     }
 
 

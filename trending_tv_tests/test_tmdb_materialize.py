@@ -25,6 +25,7 @@ from trending_tv.assets.dimensions import (
 from trending_tv.assets.facts import tweet_stat
 from trending_tv.assets.raw import raw_tmdb, raw_tweets
 from trending_tv.assets.tmdb_facts import tmdb_stat, tmdb_stat_ids_in_tvshows, tweet_stat_ids_in_tvshows
+from trending_tv.settings import DataQualityResource
 from trending_tv_tests.lake_fixtures import SHOWS, tiny_lake, tmdb_record, write_day_dimensions, write_hour
 from trending_tv_tests.test_slice_materialize import resources
 
@@ -96,12 +97,12 @@ def tables(root: Path, names: list[str] = TABLES) -> dict[str, dict[date, list[d
     return out
 
 
-def test_bad_tmdb_input_is_handled_counted_and_checked_in_one_run(spark, tmp_path, monkeypatch):
+def test_bad_tmdb_input_is_handled_counted_and_checked_in_one_run(spark, tmp_path):
     root = tmp_path / "lake"
     bad_input_lake(root)
-    monkeypatch.setenv("TRENDING_TV_TMDB_MIN_COVERAGE", "0.8")  # 5 of 6 shows is enough today
+    lenient = {"data_quality": DataQualityResource(tmdb_min_coverage=0.8)}  # 5 of 6 shows is enough today
     instance = DagsterInstance.ephemeral()
-    result = materialize(ASSETS, resources=resources(root), instance=instance, tags=RANGE)
+    result = materialize(ASSETS, resources=resources(root) | lenient, instance=instance, tags=RANGE)
     assert result.success
     assert len(instance.get_runs()) == 1
     materialized = sorted(
@@ -212,7 +213,6 @@ def test_bad_tmdb_input_is_handled_counted_and_checked_in_one_run(spark, tmp_pat
     # Rerun the TMDB side of the same range under the default threshold (95 %): identical tables,
     # and 5 of 6 shows is now a blocking coverage ERROR that fails the run and stops the checks
     # after tmdb_stat.
-    monkeypatch.delenv("TRENDING_TV_TMDB_MIN_COVERAGE")
     rerun = materialize(
         TMDB_SIDE, resources=resources(root), instance=instance, tags=RANGE, raise_on_error=False
     )

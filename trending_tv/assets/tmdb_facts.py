@@ -37,12 +37,12 @@ from trending_tv.constants import (
     IDS_IN_TVSHOWS,
     POPULARITY_REFRESHED,
     TMDB_COVERAGE,
-    TMDB_MIN_COVERAGE_ENV,
     UNIQUE_ID_DATE,
 )
 from trending_tv.freshness import DAILY_FRESHNESS
 from trending_tv.partitions import daily_partitions
 from trending_tv.resources.lake import LakeResource
+from trending_tv.settings import TMDB_MIN_COVERAGE, DataQualityResource
 from trending_tv.transforms.tmdb import (
     TMDB_STAT_COUNTS,
     TMDB_STAT_MEASURES,
@@ -92,7 +92,7 @@ def _top_popularity_md(rows: list[dict], names: dict[int, str], limit: int = 10)
             blocking=True,
             description=(
                 "Share of tracked shows with a TMDB record: ERROR below "
-                f"{TMDB_MIN_COVERAGE_ENV} (default 95%), WARN for any missing show"
+                f"{TMDB_MIN_COVERAGE} (default 95%), WARN for any missing show"
             ),
         ),
         AssetCheckSpec(UNIQUE_ID_DATE, asset="tmdb_stat", blocking=True, description="(id, date) is unique"),
@@ -107,11 +107,12 @@ def tmdb_stat(
     context: AssetExecutionContext,
     lake: LakeResource,
     pyspark: LazyPySparkResource,
+    data_quality: DataQualityResource,
     pyspark_step_launcher: ResourceParam[Any],
 ) -> MaterializeResult:
     """Daily TMDB figures per tracked show: seasons, episodes, votes, vote average and popularity."""
     days = partition_days(context)
-    min_coverage = checks.tmdb_min_coverage()
+    min_coverage = data_quality.tmdb_min_coverage
     computed: dict[date, list[dict]] = {}
     tracked_by_day: dict[date, set[int]] = {}
     stale: dict[date, list[int] | None] = {}

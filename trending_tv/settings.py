@@ -1,0 +1,235 @@
+"""Settings of the Dagster code location: every TRENDING_TV_* variable it reads, parsed once, here.
+
+- `EnvReader`: small typed readers (text, integer, number, share, choice) whose errors name the
+  variable and its value (`TRENDING_TV_X='abc' is not a number`). With `collect=True` a reader
+  records every problem and `raise_problems()` reports them all at once (the EMR settings use this).
+- `Settings` / `settings()`: the code location's own variables, read once per process when the
+  definitions load, so a bad value stops `dagster definitions validate` with the variable named.
+- The settings a user tunes while the code location runs are resource config, so the UI shows them
+  on the Resources page: `DataQualityResource` (TMDB coverage), `LakeWatchResource` (the lake
+  sensors' timing) and `AlertsResource`, whose webhook URL (often carrying a token) is an `EnvVar`:
+  the UI and run config show the variable's name, never the value.
+
+Dagster's config system reads strings, integers and booleans from the environment (`EnvVar`,
+`EnvVar.int`) but not floats, so numeric settings are parsed here and passed as values; the field
+descriptions name their variable.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from dagster import ConfigurableResource, EnvVar
+from pydantic import Field
+
+from trending_tv.lake_watch import WatchSettings
+from trending_tv.partitions import FIRST_DAY
+
+DEPLOYMENT = "TRENDING_TV_DEPLOYMENT"
+LAKE = "TRENDING_TV_LAKE"
+TMDB_MIN_COVERAGE = "TRENDING_TV_TMDB_MIN_COVERAGE"  # ingest-host fetch-tmdb reads it too
+ALERT_WEBHOOK_URL = "TRENDING_TV_ALERT_WEBHOOK_URL"
+SENSOR_INTERVAL_SECONDS = "TRENDING_TV_SENSOR_INTERVAL_SECONDS"
+SENSOR_WINDOW_DAYS = "TRENDING_TV_SENSOR_WINDOW_DAYS"
+SENSOR_GRACE_HOURS = "TRENDING_TV_SENSOR_GRACE_HOURS"
+SENSOR_SETTLE_SECONDS = "TRENDING_TV_SENSOR_SETTLE_SECONDS"
+SENSOR_SWEEP_SECONDS = "TRENDING_TV_SENSOR_SWEEP_SECONDS"
+
+DEPLOYMENTS = ("local", "emr")
+DEFAULT_LAKE = "./lake"
+
+
+class SettingsError(ValueError):
+    """A setting is malformed or missing; the message names the variable."""
+
+
+class EnvReader:
+    """Typed reads of environment variables (default: `os.environ`). A blank value is unset.
+
+    By default the first problem raises `SettingsError`; with `collect=True` each problem is recorded
+    in `problems`, the reader returns the default, and `raise_problems()` raises them together."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, *, collect: bool = False):
+        self.environ = os.environ if environ is None else environ
+        self.collect = collect
+        self.problems: list[str] = []
+
+    def problem(self, message: str) -> None:
+        if not self.collect:
+            raise SettingsError(message)
+        self.problems.append(message)
+
+    def raise_problems(self, heading: str = "invalid settings:") -> None:
+        if self.problems:
+            raise SettingsError("\n".join([heading, *(f"  - {p}" for p in self.problems)]))
+
+    def is_set(self, name: str) -> bool:
+        return bool(self.environ.get(name, "").strip())
+
+    def text(self, name: str, default: str = "") -> str:
+        return self.environ.get(name, "").strip() or default
+
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        return self._parse(name, default, int, "an integer", minimum, maximum)
+
+    def number(
+        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+    ) -> float:
+        return self._parse(name, default, float, "a number", minimum, maximum)
+
+    def share(self, name: str, default: float) -> float:
+        """A share between 0 and 1 (0.95, not 95)."""
+        return self._parse(name, default, float, "a number", 0.0, 1.0, hint=" (a share, e.g. 0.95)")
+
+    def choice(self, name: str, default: str, choices: Sequence[str]) -> str:
+        """One of `choices`, case-insensitive."""
+        value = self.text(name, default).lower()
+        if value not in choices:
+            self.problem(f"{name}={value!r} is not one of {', '.join(choices)}")
+            return default
+        return value
+
+    def _parse(self, name, default, kind, what, minimum, maximum, hint=""):
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            self.problem(f"{name}={raw!r} is not {what}{hint}")
+            return default
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            if maximum is None:
+                bounds = f"at least {minimum:g}"
+            elif minimum is None:
+                bounds = f"at most {maximum:g}"
+            else:
+                bounds = f"between {minimum:g} and {maximum:g}"
+            self.problem(f"{name}={raw!r} must be {bounds}{hint}")
+            return default
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The code location's variables (the EMR deployment's own are in trending_tv.resources.emr)."""
+
+    deployment: str = "local"
+    lake_url: str = DEFAULT_LAKE
+    tmdb_min_coverage: float = 0.95
+    alert_webhook_set: bool = False  # the URL itself is only ever read through EnvVar
+    sensor_interval_seconds: int = 30
+    sensor_window_days: int = 2
+    sensor_grace_hours: float = 3.0
+    sensor_settle_seconds: float = 300.0
+    sensor_sweep_seconds: float = 0.5
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Every variable, every problem reported at once."""
+        env = EnvReader(environ, collect=True)
+        settings = cls(
+            deployment=env.choice(DEPLOYMENT, "local", DEPLOYMENTS),
+            lake_url=absolute_lake_url(env.text(LAKE, DEFAULT_LAKE)),
+            tmdb_min_coverage=env.share(TMDB_MIN_COVERAGE, cls.tmdb_min_coverage),
+            alert_webhook_set=env.is_set(ALERT_WEBHOOK_URL),
+            sensor_interval_seconds=env.integer(SENSOR_INTERVAL_SECONDS, 30, minimum=1),
+            sensor_window_days=env.integer(SENSOR_WINDOW_DAYS, 2, minimum=0),
+            sensor_grace_hours=env.number(SENSOR_GRACE_HOURS, 3.0, minimum=0),
+            sensor_settle_seconds=env.number(SENSOR_SETTLE_SECONDS, 300.0, minimum=0),
+            sensor_sweep_seconds=env.number(SENSOR_SWEEP_SECONDS, 0.5, minimum=0),
+        )
+        env.raise_problems("trending-tv settings are invalid:")
+        return settings
+
+
+@functools.cache
+def settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return Settings.from_env()
+
+
+def absolute_lake_url(url: str) -> str:
+    """A lake URL with a relative folder made absolute (the code server's working directory is not
+    always the user's); s3:// and file:// URLs are kept as they are."""
+    return url if "://" in url else str(Path(url).expanduser().absolute())
+
+
+# ------------------------------------------------------------------- settings shown in the UI
+class DataQualityResource(ConfigurableResource):
+    """Thresholds of the asset checks."""
+
+    tmdb_min_coverage: float = Field(
+        default=0.95,
+        ge=0.0,
+        le=1.0,
+        description=(
+            f"{TMDB_MIN_COVERAGE}: below this share of tracked shows with a TMDB record on a day, "
+            "tmdb_coverage is an ERROR (ingest-host fetch-tmdb fails below the same share)"
+        ),
+    )
+
+
+class LakeWatchResource(ConfigurableResource):
+    """Timing of the lake sensors (how often they tick is TRENDING_TV_SENSOR_INTERVAL_SECONDS, fixed
+    when the definitions load)."""
+
+    window_days: int = Field(
+        default=2,
+        ge=0,
+        description=f"{SENSOR_WINDOW_DAYS}: today and this many days before are listed every tick",
+    )
+    grace_hours: float = Field(
+        default=3.0, ge=0, description=f"{SENSOR_GRACE_HOURS}: after a day is over, run it even if incomplete"
+    )
+    settle_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description=f"{SENSOR_SETTLE_SECONDS}: ... once its newest file is at least this old",
+    )
+    sweep_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description=f"{SENSOR_SWEEP_SECONDS}: listing budget of a tick for days older than the window",
+    )
+
+    def watch_settings(self) -> WatchSettings:
+        return WatchSettings(
+            first_day=date.fromisoformat(FIRST_DAY),
+            window_days=self.window_days,
+            grace=timedelta(hours=self.grace_hours),
+            settle=timedelta(seconds=self.settle_seconds),
+            sweep_seconds=self.sweep_seconds,
+        )
+
+
+class AlertsResource(ConfigurableResource):
+    """Where the run-failure alert posts (Slack-compatible JSON); unset: the alert is only logged."""
+
+    webhook_url: str | None = Field(
+        default=None, description=f"{ALERT_WEBHOOK_URL} (read from the environment; often carries a token)"
+    )
+
+
+def settings_resources(current: Settings | None = None) -> dict[str, ConfigurableResource]:
+    """The settings resources of every deployment, from `current` (default: this process's)."""
+    current = current or settings()
+    return {
+        "data_quality": DataQualityResource(tmdb_min_coverage=current.tmdb_min_coverage),
+        "lake_watch": LakeWatchResource(
+            window_days=current.sensor_window_days,
+            grace_hours=current.sensor_grace_hours,
+            settle_seconds=current.sensor_settle_seconds,
+            sweep_seconds=current.sensor_sweep_seconds,
+        ),
+        "alerts": AlertsResource(
+            webhook_url=EnvVar(ALERT_WEBHOOK_URL) if current.alert_webhook_set else None
+        ),
+    }
