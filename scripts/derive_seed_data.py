@@ -22,7 +22,7 @@ OUT = Path(__file__).resolve().parent.parent / "trending_tv_sample" / "data"
 
 # Matching aliases: the 2020 list's own names where they differ from TMDB's and are phrases people
 # write, plus common spellings. Suffix-only variants ("Arrow CW", "Dark Netflix") are dropped: they
-# almost never appear in posts (seed weakness 11).
+# almost never appear in posts, and as aliases they only add matching work.
 ALIASES = {
     71446: ["La Casa de Papel"],
     1408: ["Dr House"],
@@ -39,7 +39,8 @@ ALIASES = {
     48891: ["Brooklyn 99"],
     73671: ["Suburra"],
 }
-# Extra hashtags people use, curated rather than the 2020 project's blind "the" toggling (weakness 9).
+# Extra hashtags people use, curated: the 2020 project added or dropped a leading "The" blindly, which
+# made tags nobody writes.
 EXTRA_HASHTAGS = {82856: ["#Mandalorian"], 1418: ["#TBBT"], 2734: ["#LawAndOrderSVU"]}
 NAME_FIXES = {98034: "Digimon Adventure"}  # the 2020 list kept a trailing colon
 NETWORK_COUNTRY_FIXES = {213: "US"}  # Netflix: TMDB's network record says US; the 2020 table had it blank

@@ -4,7 +4,9 @@ published figures, with the exact expected `tweet_stat` and parse counts written
 `sample_truth/` (see `generator` for the rules and the line-kind definitions).
 
 Only the standard library and `ingest_host` are imported here, so the ingest host can replay the
-sample (`iter_stream_messages`) on a box without Dagster or Spark.
+sample (`trending-tv-sample-lake replay`, `iter_stream_messages`) on a box without Dagster or Spark.
+The package stands apart from the product packages `trending_tv` and `ingest_host`, which never
+import it.
 """
 
 from trending_tv_sample.generator import (

@@ -2,10 +2,10 @@
 (`data/`, see PROVENANCE.md there), plus the whole-phrase matcher the generator uses to check that
 what it wrote means what it intended.
 
-The matcher implements DESIGN rules 5 and 6 on its own (normalise with `ingest_host.normalize`, a
-phrase counts when it is not preceded or followed by a Unicode `\\w` character). The generator never
-derives its ground truth from it; it only uses it to refuse text that would mention a show by
-accident (or fail to mention one on purpose).
+The matcher implements counting rules 5 and 6 (docs/design.md) on its own (normalise with
+`ingest_host.normalize`, a phrase counts when it is not preceded or followed by a Unicode `\\w`
+character). The generator never derives its ground truth from it; it only uses it to refuse text
+that would mention a show by accident (or fail to mention one on purpose).
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
-"""Seeded, deterministic sample lake with its ground truth (DESIGN, "The lake" and "Counting rules").
+"""Seeded, deterministic sample lake with its ground truth (docs/design.md, "The lake" and "Counting
+rules for tweet_stat").
 
 `generate_sample_lake` writes, for every day of the range: 24 hourly post files
 `tweet_raw/YYYY/MM/DD/HH/YYYY-MM-DD-HH.json` (hours in `gzip_hours` as `.json.gz`; an hour without
 posts still gets its empty file), the TMDB pull `tmdb_raw/YYYY/MM/DD/YYYY-MM-DD.json`, the tracked
 list in force `tmdb_raw/YYYY/MM/DD/tracked_shows.csv`, and `config/tracked_shows.csv`; then the
-ground truth under `sample_truth/`. It imports only the standard library and `ingest_host`, so the
-ingest host's `replay` can use `iter_stream_messages` on a box without Dagster or Spark. With
-`write_posts=False` it writes everything but the hourly post files (and the truth files that
-describe them, `parse_counts*.csv`): the posts then come from replaying `iter_stream_messages`
-through the ingest host's buffer and uploader (`make demo` does this), and `tweet_stat.csv`,
-`post_matches.csv` and `adjustments.csv` hold for that lake too.
+ground truth under `sample_truth/`. It imports only the standard library and `ingest_host`, so
+`trending-tv-sample-lake replay` can feed `iter_stream_messages` to the ingest host's buffer on a
+box without Dagster or Spark. With `write_posts=False` it writes everything but the hourly post
+files (and the truth files that describe them, `parse_counts*.csv`): the posts then come from
+replaying `iter_stream_messages` through the ingest host's buffer and uploader (`make demo` does
+this), and `tweet_stat.csv`, `post_matches.csv` and `adjustments.csv` hold for that lake too.
 
 Posts. Each show's matched posts follow the 2020 project's published figures for the day: with
 (h, t, tw) published, h + t - tw posts match it by hashtag and text, tw - t by hashtag only and
@@ -24,7 +25,7 @@ text, and `sample_truth/tweet_stat.csv` is tallied from those plans (one count p
 on its own created_at date), never by matching text. Rendering checks the written text with an
 independent whole-phrase matcher and raises `SampleTextError` if it mentions any show it should not
 (or misses one); the neutral vocabulary is proven safe up front (`check_vocabulary`). Where the
-DESIGN rules make the published split impossible, the truth follows the rules and the difference is
+counting rules make the published split impossible, the truth follows the rules and the difference is
 listed in `sample_truth/adjustments.csv` (truth minus scaled published figure, with the reason):
 "its hashtag is also its name" (Arrow, Blindspot: "#Arrow" in the text is a text mention too, so no
 post can match them by hashtag only), "named inside another show's name" (every "His Dark
@@ -38,7 +39,7 @@ Line kinds (`sample_truth/parse_counts*.csv`). A file's lines are its bytes spli
 line too; an empty file has none). Each line is exactly one of:
   keepalive: empty or whitespace only;
   corrupt: not blank and not exactly one valid JSON value, or a JSON value that is not an object
-    (the sample has no valid non-object JSON line: DESIGN rule 2 would call it "other");
+    (the sample has no valid non-object JSON line: counting rule 2 would call it "other");
   post: a v2 message with a `data` object whose `id` is a non-empty string (or integer) and whose
     `created_at` parses, or a v1.1 object (no `data`) with `created_at` and `id_str`/`id` that
     are usable and parse (a line with `data` is a post even if it also has `errors`);

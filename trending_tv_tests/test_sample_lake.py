@@ -1,8 +1,8 @@
 """Tests of the sample-lake generator: determinism, layout, ground truth, every counting-rule edge
 case, the neutral filler, the v2 stream simulation and the CLI.
 
-The ground truth is checked against the written bytes with a small reference reader of the DESIGN
-counting rules kept here (independent of the generator's own planning and of the Spark code). No
+The ground truth is checked against the written bytes with a small reference reader of the counting
+rules (docs/design.md) kept here (independent of the generator's own planning and of the Spark code). No
 Spark, real files in tmp_path, a few seconds in all.
 """
 
@@ -44,7 +44,7 @@ MANDALORIAN, ATTACK_ON_TITAN, NARUTO, LOVE_ALARM = 82856, 1429, 46260, 89641
 DEXTER, DEXTERS_LAB, NCIS, NCIS_LA = 1405, 4229, 4614, 17610
 
 
-# ---- a reference reader of the counting rules (DESIGN rules 2-6), for checking only ----------
+# ---- a reference reader of the counting rules (rules 2-6), for checking only ----------------
 @dataclass
 class Parsed:
     kind: str
