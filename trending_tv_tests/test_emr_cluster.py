@@ -9,8 +9,10 @@ import json
 import logging
 import os
 import re
+import stat
 import subprocess
 import sys
+import zipfile
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -27,13 +29,14 @@ from trending_tv.resources.emr import (
     EmrSettings,
     EmrSettingsError,
     bootstrap_script,
-    build_code_folder,
+    code_folder,
     exported_env,
     job_flow_request,
     lock_pins,
     runtime_names,
     runtime_pins,
 )
+from trending_tv.resources.emr.cluster import run_lock
 from trending_tv.resources.emr.settings import EXPORTED_SETTING_NAMES
 from trending_tv.resources.lake import LakeResource
 from trending_tv_tests.emr_standin import MotoAws
@@ -260,6 +263,18 @@ def test_a_reused_cluster_must_export_this_deployments_environment(aws):
         clusters(aws, settings(TRENDING_TV_EMR_CLUSTER_ID=good)).ensure_cluster("r", LOG)
 
 
+def test_the_per_run_lock_is_under_dagster_home(tmp_path, monkeypatch):
+    import fcntl
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    path = tmp_path / ".trending_tv_emr_locks" / "trending-tv-emr-run-1.lock"
+    # another step process of the run would wait here
+    with run_lock("run-1"), open(path) as other, pytest.raises(BlockingIOError):
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(path) as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released
+
+
 def test_pins_and_bootstrap_script_without_a_lock_file(tmp_path):
     pins = runtime_pins(lock_file=tmp_path / "no-lock.txt")  # the host's installed versions
     assert pins["dagster"] == version("dagster") and pins["dagster-aws"] == version("dagster-aws")
@@ -319,16 +334,22 @@ def test_pins_come_from_the_lock_file(tmp_path):
         lock_pins(tmp_path / "loose.txt")
 
 
-def test_code_folder_holds_only_the_project_packages():
-    folder = build_code_folder()
-    top = {p.name for p in folder.iterdir()}
-    assert top == {"trending_tv", "ingest_host"}
-    files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+def test_code_folder_holds_only_the_project_packages(tmp_path):
+    from dagster_pyspark.utils import build_pyspark_zip
+
+    with code_folder() as folder:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # private: no other user can add code
+        assert "pytest" not in str(folder)  # the upstream zip would silently exclude everything
+        top = {p.name for p in folder.iterdir()}
+        assert top == {"trending_tv", "ingest_host"}
+        build_pyspark_zip(str(tmp_path / "code.zip"), str(folder))  # what the launcher uploads
+    assert not folder.exists()  # removed once the step is launched
+    files = zipfile.ZipFile(tmp_path / "code.zip").namelist()
     assert "trending_tv/definitions.py" in files and "ingest_host/layout.py" in files
+    assert "trending_tv/resources/emr/launcher.py" in files
     # the sample generator and the demo are not product code: never shipped to the cluster
     assert not [f for f in files if "trending_tv_sample" in f or "sample_lake" in f or f.endswith("demo.py")]
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
-    assert "pytest" not in str(folder)  # the upstream zip would silently exclude everything
 
 
 def _parquet_bytes(ids: list[int]) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -253,8 +254,11 @@ class EmrClusters:
 @contextmanager
 def run_lock(run_id: str) -> Iterator[None]:
     """Held while a step looks for its run's cluster or creates it: steps of one run in separate
-    processes on this host must not create two clusters."""
-    lock_path = Path(tempfile.gettempdir()) / f"trending-tv-emr-{run_id}.lock"
-    with open(lock_path, "w") as lock:
+    processes on this host must not create two clusters. The lock file is under DAGSTER_HOME (the
+    Dagster user's own folder) when it is set, so no other local user can hold or replace it."""
+    home = os.environ.get("DAGSTER_HOME", "").strip()
+    folder = Path(home) / ".trending_tv_emr_locks" if home else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"trending-tv-emr-{run_id}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield

@@ -25,7 +25,7 @@ from dagster_aws.emr.pyspark_step_launcher import EmrPySparkStepLauncher
 from dagster_shared.utils.warnings import SupersessionWarning
 
 from trending_tv.resources.emr.cluster import EmrClusters
-from trending_tv.resources.emr.packaging import SOURCE_ROOT, build_code_folder
+from trending_tv.resources.emr.packaging import SOURCE_ROOT, code_folder
 from trending_tv.resources.emr.settings import EmrSettings
 
 
@@ -74,10 +74,11 @@ class TrendingTvEmrStepLauncher(EmrPySparkStepLauncher):
 
     def launch_step(self, step_context) -> Iterator[Any]:
         self.cluster_id = self.clusters.ensure_cluster(step_context.dagster_run.run_id, step_context.log)
-        # The upstream launcher zips everything under local_job_package_path; give it a folder
+        # The upstream launcher zips everything under local_job_package_path; give it a private folder
         # holding only our packages. Module code pointers (trending_tv.definitions) are unaffected.
-        self.local_job_package_path = str(build_code_folder())
-        yield from super().launch_step(step_context)
+        with code_folder() as folder:
+            self.local_job_package_path = str(folder)
+            yield from super().launch_step(step_context)
 
     def wait_for_completion_and_log(self, run_id, step_key, emr_step_id, step_context):
         outcome: set[DagsterEventType] = set()

@@ -3,11 +3,11 @@ script that installs it on every node."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 
@@ -154,28 +154,21 @@ EOF
 """
 
 
-def build_code_folder(source_root: Path = SOURCE_ROOT) -> Path:
-    """A clean folder holding only CODE_PACKAGES (no caches), keyed by content, for the upstream
-    launcher to zip (it zips the whole tree under `local_job_package_path`)."""
-    files: list[tuple[Path, str]] = []
-    for package in CODE_PACKAGES:
-        for path in sorted((source_root / package).rglob("*")):
-            rel = path.relative_to(source_root).as_posix()
-            if path.is_file() and "__pycache__" not in rel and not rel.endswith((".pyc", ".pyo")):
-                files.append((path, rel))
-    digest = hashlib.sha256()
-    for path, rel in files:
-        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-    # The upstream zip excludes any absolute path matching `pytest`, `/venv/`, `/logs/`: keep the
-    # folder under the system temp dir, with a neutral name.
-    folder = Path(tempfile.gettempdir()) / f"trending-tv-emr-code-{digest.hexdigest()[:16]}"
-    if not folder.is_dir():
-        partial = Path(tempfile.mkdtemp(prefix="trending-tv-emr-code-partial-"))
-        for path, rel in files:
-            (partial / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, partial / rel)
-        try:
-            partial.rename(folder)
-        except OSError:  # another process made it first: same content
-            shutil.rmtree(partial, ignore_errors=True)
-    return folder
+@contextmanager
+def code_folder(source_root: Path = SOURCE_ROOT) -> Iterator[Path]:
+    """A copy of only CODE_PACKAGES (no caches) for the upstream launcher to zip (it zips the whole
+    tree under `local_job_package_path`), removed afterwards.
+
+    The folder is private: made by mkdtemp (mode 0700, an unpredictable name), so no other local user
+    can place code in it that the cluster would run. It stays under the system temp dir rather than
+    DAGSTER_HOME because the upstream zip drops every file whose absolute path matches `pytest`,
+    `/venv/` or `/logs/`, which a DAGSTER_HOME may contain."""
+    with tempfile.TemporaryDirectory(prefix="trending-tv-emr-code-") as tmp:
+        folder = Path(tmp)
+        for package in CODE_PACKAGES:
+            for path in sorted((source_root / package).rglob("*")):
+                rel = path.relative_to(source_root).as_posix()
+                if path.is_file() and "__pycache__" not in rel and not rel.endswith((".pyc", ".pyo")):
+                    (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, folder / rel)
+        yield folder
