@@ -252,6 +252,11 @@ def fetch_counts_command(
     def clock() -> datetime:
         return now if now is not None else datetime.now(UTC)
 
+    # SIGTERM (systemd stop) ends the run through the landing code: requests already paid for land
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
     wanted = fetchable_days(clock()) if catch_up else [d.date() for d in days] or [None]
     failed = []
     for day in wanted:

@@ -252,14 +252,18 @@ class CountsFetcher:
             self._record(None, False, day, show_id, kind)
             raise
         self._record(response.status_code, True, day, show_id, kind)
-        body = validate_body(response.content.decode("utf-8", errors="replace"))
+        try:
+            text = response.content.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise MalformedCounts(f"body is not UTF-8: {error}") from error
+        body = validate_body(text)
         self._respect_remaining(response)
         return response, body
 
     def _respect_remaining(self, response: requests.Response) -> None:
-        remaining = response.headers.get("x-rate-limit-remaining")
-        reset = response.headers.get("x-rate-limit-reset")
-        if remaining is not None and reset is not None and remaining.strip() == "0":
+        remaining = (response.headers.get("x-rate-limit-remaining") or "").strip()
+        reset = (response.headers.get("x-rate-limit-reset") or "").strip()
+        if remaining == "0" and reset.isdigit():
             wait = min(RESET_WAIT_MAX, max(0.0, int(reset) - self.clock().timestamp()) + 1.0)
             log.info("rate limit window used up: waiting %.0f s for its reset", wait)
             self.sleep(wait)
@@ -400,6 +404,9 @@ def fetch_counts(
         finally:
             report.fetched = len(new_lines)
             present = landed | {k for k in map(line_key, new_lines) if k is not None}
+            for query, _ in todo:  # e.g. SIGTERM: what was not reached is missing, with that reason
+                if (query.show_id, query.kind) not in present:
+                    report.missing.setdefault(f"{query.show_id}:{query.kind}", "not fetched: run interrupted")
             report.pairs_present = sum(1 for s in shows for k in COUNTS_QUERY_KINDS if (s.id, k) in present)
             if new_lines:
                 body = b"".join(line + b"\n" for line in _ordered(existing + new_lines, shows))

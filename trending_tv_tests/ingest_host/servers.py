@@ -418,10 +418,15 @@ class _CountsHandler(_Quiet):
             return self._json(404, {"title": "Not Found"})
         if self.headers.get("Authorization") != f"Bearer {c.token}":
             status, body, headers = 401, json.dumps({"title": "Unauthorized", "status": 401}).encode(), {}
-        elif c.script and c.script[0] is not None:
+        elif c.script and c.script[0] is not None and c.script[0][0] != "hang":
             status, body, headers = c.script.pop(0)
             body = body if isinstance(body, bytes) else json.dumps(body).encode()
         else:
+            if c.script and c.script[0] is not None:  # ("hang", seconds, _): answer late
+                c.hanging.set()
+                time.sleep(float(c.script[0][1]))  # type: ignore[arg-type]
+                if c.closing:
+                    return
             if c.script:
                 c.script.pop(0)
             status, body, headers = 200, c.answer(params), {}
@@ -441,7 +446,8 @@ class FakeXCounts(_Server):
     `posts` are (UTC hour start, terms) pairs, terms as `#tag` / `"phrase"` strings; a query's count
     in an hour is the number of posts there matching it (`match_query`). Every bucket of the window
     is answered, zeros included; `page_hours` buckets a page, then a `next_token`. `script` holds
-    (status, body, headers) answers given first, in order, to any request (None: answer as usual).
+    (status, body, headers) answers given first, in order, to any request (None: answer as usual;
+    ("hang", seconds, {}): answer as usual that late, setting `hanging` on arrival).
     `served` records every
     answer as (params, status, body bytes)."""
 
@@ -454,6 +460,7 @@ class FakeXCounts(_Server):
         self.script: list[tuple[int, object, dict[str, str]] | None] = []
         self.served: list[tuple[dict[str, str], int, bytes]] = []
         self.reset_at = 0.0
+        self.hanging = threading.Event()
         self.closing = False
 
     def add_posts(self, hour: datetime, n: int, *terms: str) -> None:

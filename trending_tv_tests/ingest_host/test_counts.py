@@ -6,6 +6,8 @@ depends on the wall clock or the machine's speed."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from trending_tv.transforms.show_volume import (
     parse_counts_day,
     show_volume_rows,
 )
-from trending_tv_tests.ingest_host.conftest import run_cli
+from trending_tv_tests.ingest_host.conftest import child_env, ingest_host_cmd, run_cli
 from trending_tv_tests.ingest_host.servers import BEARER, FakeXCounts, utc, v2_post
 
 NOW = utc(2026, 11, 29, 0, 40)
@@ -348,3 +350,30 @@ def test_a_refused_token_exits_3_with_a_clear_message(env):
     assert result.returncode == 3
     assert "401" in result.stderr and "X_BEARER_TOKEN" in result.stderr
     assert BEARER not in result.stdout + result.stderr
+
+
+def test_sigterm_lands_the_lines_already_paid_for(env):
+    with FakeXCounts() as x:
+        _add_posts(x)
+        x.script = [None, None, None, ("hang", 20, {})]  # the first show lands, then X is slow
+        env.update(TRENDING_TV_X_API_URL=x.url, TRENDING_TV_HTTP_TIMEOUT="30")
+        proc = subprocess.Popen(
+            ingest_host_cmd("fetch-counts", "--date", "2026-11-28", "--now", NOW_TEXT),
+            env=child_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert x.hanging.wait(60)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 128 + signal.SIGTERM
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+    assert [json.loads(line)["show_id"] for line in _lake_lines(env)] == [82856] * 3
+    stats = _stats(env)
+    assert stats["pairs_present"] == 3 and stats["missing_shows"] == [1399, 2734]
+    assert stats["missing"]["1399:hashtags"] == "not fetched: run interrupted"
+    assert stats["runs"][0]["billed_requests"] == 3
