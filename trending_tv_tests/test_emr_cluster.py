@@ -39,6 +39,7 @@ from trending_tv.resources.emr import (
 from trending_tv.resources.emr.cluster import run_lock
 from trending_tv.resources.emr.settings import EXPORTED_SETTING_NAMES
 from trending_tv.resources.lake import LakeResource
+from trending_tv.settings import SettingsError
 from trending_tv_tests.emr_standin import MotoAws
 
 LOG = logging.getLogger("test_emr_cluster")
@@ -70,7 +71,15 @@ def clusters(aws: MotoAws, s: EmrSettings) -> EmrClusters:
 
 def test_missing_settings_are_each_named():
     with pytest.raises(EmrSettingsError) as raised:
-        EmrSettings.from_env({"TRENDING_TV_DEPLOYMENT": "emr", "TRENDING_TV_EMR_CAPACITY": "cheap"})
+        EmrSettings.from_env(
+            {
+                "TRENDING_TV_DEPLOYMENT": "emr",
+                "TRENDING_TV_EMR_CAPACITY": "cheap",
+                "TRENDING_TV_EMR_WORKER_COUNT": "two",
+                "TRENDING_TV_EMR_IDLE_TIMEOUT_SECONDS": "5",
+            }
+        )
+    assert isinstance(raised.value, SettingsError)  # the code location's settings error
     message = str(raised.value)
     for name in (
         "TRENDING_TV_LAKE",
@@ -79,6 +88,8 @@ def test_missing_settings_are_each_named():
         "TRENDING_TV_EMR_SERVICE_ROLE",
         "TRENDING_TV_EMR_INSTANCE_PROFILE",
         "TRENDING_TV_EMR_CAPACITY='cheap'",
+        "TRENDING_TV_EMR_WORKER_COUNT='two' is not an integer",
+        "TRENDING_TV_EMR_IDLE_TIMEOUT_SECONDS='5' must be between 60 and 604800",
     ):
         assert name in message
     # a reused cluster needs no roles; a bare folder is not a lake the cluster can see
