@@ -21,10 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster_aws.emr import EmrError
+from packaging.utils import canonicalize_name
 
 from trending_tv.resources import lake as lake_module
 from trending_tv.resources.emr import (
     CLUSTER_PYTHON,
+    LOCK_FILE,
     EmrClusters,
     EmrSettings,
     EmrSettingsError,
@@ -32,6 +34,7 @@ from trending_tv.resources.emr import (
     code_folder,
     exported_env,
     job_flow_request,
+    lock_constraints,
     lock_pins,
     runtime_names,
     runtime_pins,
@@ -343,6 +346,31 @@ def test_pins_come_from_the_lock_file(tmp_path):
     with pytest.raises(EmrSettingsError, match=r"loose.txt:2 does not pin one version: 'boto3>=1'"):
         (tmp_path / "loose.txt").write_text("six==1\nboto3>=1\n")
         lock_pins(tmp_path / "loose.txt")
+
+
+def test_a_sectioned_lock_file_pins_from_the_runtime_sections_only(tmp_path):
+    lock = tmp_path / "lock.txt"
+    lock.write_text(
+        "# header\n\n# --- ingest: the ingest host ---\nboto3==1.0\n\n"
+        "# --- pipeline: the Dagster host ---\ndagster==9.9\n\n# --- dev: tests ---\npytest==8.0\n"
+    )
+    assert lock_pins(lock, ("ingest", "pipeline")) == {"boto3": "1.0", "dagster": "9.9"}
+    assert lock_pins(lock) == {"boto3": "1.0", "dagster": "9.9", "pytest": "8.0"}
+
+
+def test_the_repository_lock_file_pins_the_emr_runtime():
+    """requirements/lock.txt is the one place versions are bumped: the bootstrap's pins and
+    constraints come from its ingest and pipeline sections, and this venv was installed from it."""
+    assert LOCK_FILE.is_file()
+    pins = runtime_pins()
+    constraints = lock_constraints()
+    assert pins == {name: constraints[canonicalize_name(name)] for name in runtime_names()}
+    assert pins["dagster"] == version("dagster") and pins["dagster-aws"] == version("dagster-aws")
+    assert "dagster-postgres" not in pins  # the host's instance storage; steps use an ephemeral one
+    assert "pytest" not in constraints and "moto" not in constraints  # dev tools stay off the nodes
+    assert {"botocore", "s3transfer"} <= set(constraints)  # transitive dependencies are held too
+    script = bootstrap_script(pins, constraints)
+    assert f"\nbotocore=={constraints['botocore']}\n" in script
 
 
 def test_code_folder_holds_only_the_project_packages(tmp_path):

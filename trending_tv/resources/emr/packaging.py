@@ -23,15 +23,16 @@ SOURCE_ROOT = Path(__file__).resolve().parents[3]
 # The lock file (pip-compile style, every extra): the versions the nodes install.
 LOCK_FILE = SOURCE_ROOT / "requirements" / "lock.txt"
 
-# The cluster provides Spark itself (PySpark from /usr/lib/spark/python); the web UI is host-only.
-NOT_INSTALLED_ON_CLUSTER = {"pyspark", "dagster-webserver", "trending-tv"}
+# The extras of pyproject.toml whose packages the nodes install.
+RUNTIME_EXTRAS = ("ingest", "pipeline")
+# The cluster provides Spark itself (PySpark from /usr/lib/spark/python). The web UI and the
+# PostgreSQL instance storage are the host's: a step on a node runs on an ephemeral instance.
+NOT_INSTALLED_ON_CLUSTER = {"pyspark", "dagster-webserver", "dagster-postgres", "trending-tv"}
 # Installed without their dependencies, so pip does not pull a second PySpark next to the cluster's.
 NO_DEPS_ON_CLUSTER = {"dagster-pyspark", "dagster-spark"}
 
 
-def runtime_pins(
-    extras: tuple[str, ...] = ("ingest", "pipeline"), lock_file: Path | None = None
-) -> dict[str, str]:
+def runtime_pins(extras: tuple[str, ...] = RUNTIME_EXTRAS, lock_file: Path | None = None) -> dict[str, str]:
     """The project's runtime dependencies (pyproject extras) pinned, so the cluster runs the same
     Dagster, dagster-aws, boto3... as the host that pickles the step.
 
@@ -48,7 +49,7 @@ def runtime_pins(
             except PackageNotFoundError as error:
                 raise EmrSettingsError(f"{name} is a runtime dependency but is not installed here") from error
         return pins
-    locked = lock_pins(lock_file)
+    locked = lock_pins(lock_file, extras)
     missing = [name for name in names if canonicalize_name(name) not in locked]
     if missing:
         raise EmrSettingsError(
@@ -74,7 +75,7 @@ def runtime_pins(
     return pins
 
 
-def runtime_names(extras: tuple[str, ...] = ("ingest", "pipeline")) -> list[str]:
+def runtime_names(extras: tuple[str, ...] = RUNTIME_EXTRAS) -> list[str]:
     """The distributions the nodes install: the extras' requirements, minus what the cluster provides
     or only the host uses, plus the ones installed without their dependencies."""
     names: set[str] = set(NO_DEPS_ON_CLUSTER)
@@ -89,14 +90,23 @@ def runtime_names(extras: tuple[str, ...] = ("ingest", "pipeline")) -> list[str]
     return sorted(names)
 
 
-def lock_pins(lock_file: Path) -> dict[str, str]:
-    """The `name==version` lines of a pip-compile style lock file, by normalized name; comments,
-    options, `--hash` continuations and environment markers are skipped."""
-    pins: dict[str, str] = {}
+def lock_pins(lock_file: Path, sections: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The `name==version` lines of a lock file, by normalized name; comments, options, `--hash`
+    continuations and environment markers are skipped. With `sections`, only the lines under those
+    `# --- <section>: ...` headers (requirements/lock.py writes one per extra); a file without
+    headers (pip-compile output) is read whole."""
     text = lock_file.read_text(encoding="utf-8").replace("\\\n", " ")
+    has_sections = bool(re.search(r"^# --- [\w-]+:", text, re.MULTILINE))
+    pins: dict[str, str] = {}
+    section = None
     for number, raw in enumerate(text.splitlines(), start=1):
+        header = re.match(r"# --- ([\w-]+):", raw)
+        if header:
+            section = header.group(1)
         line = raw.split("#", 1)[0].split(" --", 1)[0].split(";", 1)[0].strip()
         if not line or line.startswith("-"):
+            continue
+        if sections is not None and has_sections and section not in sections:
             continue
         try:
             requirement = Requirement(line)
@@ -111,11 +121,13 @@ def lock_pins(lock_file: Path) -> dict[str, str]:
     return pins
 
 
-def lock_constraints(lock_file: Path | None = None) -> dict[str, str]:
-    """Every pin of the lock file (transitive dependencies included), for pip's `-c` on the nodes;
-    empty without a lock file."""
+def lock_constraints(
+    extras: tuple[str, ...] = RUNTIME_EXTRAS, lock_file: Path | None = None
+) -> dict[str, str]:
+    """Every pin of the lock file's sections for `extras` (transitive dependencies included), for
+    pip's `-c` on the nodes; empty without a lock file."""
     lock_file = LOCK_FILE if lock_file is None else lock_file
-    return lock_pins(lock_file) if lock_file.is_file() else {}
+    return lock_pins(lock_file, extras) if lock_file.is_file() else {}
 
 
 def bootstrap_script(pins: Mapping[str, str], constraints: Mapping[str, str] | None = None) -> str:
