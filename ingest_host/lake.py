@@ -16,6 +16,11 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlparse
 
+from ingest_host import layout
+
+# What the existence check of an S3 lake lists by default: see S3Lake.ensure_exists.
+PROBE_PREFIX = f"{layout.TWEET_RAW}/"
+
 
 class LakeNotFoundError(FileNotFoundError):
     """The configured lake root does not exist (a folder that is missing, a bucket that is not there)."""
@@ -49,7 +54,7 @@ class Lake:
         return LocalLake(text.removeprefix("file://"))
 
     # -- to be provided by subclasses
-    def ensure_exists(self) -> None: ...
+    def ensure_exists(self, prefix: str | None = None) -> None: ...
     def list(self, prefix: str = "") -> list[LakeObject]: ...
     def exists(self, key: str) -> bool: ...
     def open_read(self, key: str) -> IO[bytes]: ...
@@ -126,7 +131,8 @@ class LocalLake(Lake):
         self.root = Path(root).expanduser().absolute()
         self.url = str(self.root)
 
-    def ensure_exists(self) -> None:
+    def ensure_exists(self, prefix: str | None = None) -> None:
+        """The lake folder exists (`prefix` is for S3 lakes: a folder has no grants to honour)."""
         if not self.root.is_dir():
             raise LakeNotFoundError(
                 f"Lake folder {self.root} does not exist. Set TRENDING_TV_LAKE to an existing lake "
@@ -231,14 +237,18 @@ class S3Lake(Lake):
     def _rel(self, full_key: str) -> str:
         return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
 
-    def ensure_exists(self) -> None:
-        """One ListObjectsV2 under the lake's prefix. Not HeadBucket: a ListBucket grant conditioned on
-        `s3:prefix` (the least privilege docs/DEPLOY_EMR.md recommends) refuses it."""
+    def ensure_exists(self, prefix: str | None = None) -> None:
+        """One ListObjectsV2 of at most one key under `prefix` of the lake (default: the raw posts
+        prefix). Not HeadBucket, and not a listing of the lake's root: least-privilege policies grant
+        s3:ListBucket only with `s3:prefix` under named prefixes of the lake (deploy/iam/), and the raw
+        posts prefix is the one every side of the lake may list (the collector writes it, the Dagster
+        host and the EMR nodes read it). A caller about to read another prefix passes that one."""
         from botocore.exceptions import ClientError
 
-        listed = f"s3://{self.bucket}/{self._full('')}"
+        probe = self._full(PROBE_PREFIX if prefix is None else prefix)
+        listed = f"s3://{self.bucket}/{probe}"
         try:
-            self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._full(""), MaxKeys=1)
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=probe, MaxKeys=1)
         except ClientError as error:
             code = error.response["Error"].get("Code")
             if code == "NoSuchBucket":
@@ -247,11 +257,11 @@ class S3Lake(Lake):
                     "Check TRENDING_TV_LAKE and the AWS account and region."
                 ) from error
             if code in ("AccessDenied", "403", "AllAccessDisabled"):
-                condition = f' with the condition s3:prefix like "{self._full("")}*"' if self.prefix else ""
                 raise LakeAccessDeniedError(
-                    f"Listing the lake {listed} was denied ({code}): these AWS credentials need "
-                    f"s3:ListBucket on arn:aws:s3:::{self.bucket}{condition}. "
-                    "Check TRENDING_TV_LAKE and the policy of this host's role."
+                    f"Listing the lake at {listed} was denied ({code}): these AWS credentials need "
+                    f's3:ListBucket on arn:aws:s3:::{self.bucket} with s3:prefix like "{probe}*" '
+                    "(deploy/iam/ has the policy of each role). Check TRENDING_TV_LAKE and the policy "
+                    "of this host's role."
                 ) from error
             raise LakeNotFoundError(
                 f"Lake {listed} is not reachable ({code}). Check TRENDING_TV_LAKE and your AWS settings."

@@ -1,21 +1,26 @@
 """The lake client's operations the resources use (copy, replace a prefix from keys or a folder,
 the existence check), on a folder and on moto's S3 server on 127.0.0.1; the existence check also
-behind a stand-in for an IAM grant that allows s3:ListBucket only under the lake's prefix."""
+behind a stand-in for IAM enforcing each role's policy in deploy/iam/ (listing only under named
+prefixes of the lake)."""
 
 from __future__ import annotations
 
+import fnmatch
 import http.client
+import json
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from ingest_host import layout
 from ingest_host.lake import Lake, LakeAccessDeniedError, LakeNotFoundError
 from trending_tv.resources.lake import LakeResource
 from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
@@ -23,6 +28,7 @@ from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
 TARGET = "analytics/tweet_stat/year=2020/month=11/day=23/"
 NEIGHBOUR = "analytics/tweet_stat/year=2020/month=11/day=24/part-00000.snappy.parquet"
 STAGED = "_staging/tweet_stat/run/year=2020/month=11/day=23/"
+IAM = Path(__file__).resolve().parents[1] / "deploy" / "iam"
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -114,30 +120,49 @@ def test_a_missing_lake_is_named(tmp_path, monkeypatch):
         assert "s3://tt-absent" in str(raised.value) and "NoSuchBucket" in str(raised.value)
 
 
-class PrefixGrant:
+class PolicyGrant:
     """Stands in for AWS IAM, which moto does not evaluate with conditions: an HTTP proxy on
-    127.0.0.1 in front of moto's S3 server that answers as AWS does for credentials granted
-    s3:ListBucket only with `s3:prefix` like "<granted>*" and s3:GetObject under it: HeadBucket and
-    listings outside the prefix get 403 AccessDenied; everything else goes to moto unchanged."""
+    127.0.0.1 in front of moto's S3 server that answers as AWS does for a role holding one of the
+    policies in deploy/iam/: a listing is allowed only if its `prefix` matches an s3:ListBucket
+    grant's `s3:prefix` patterns (StringLike), an object read only under an s3:GetObject resource;
+    anything else, HeadBucket included, gets 403 AccessDenied. Allowed requests go to moto unchanged."""
 
     DENIED = (
         b"<?xml version='1.0' encoding='UTF-8'?>"
         b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
     )
 
-    def __init__(self, upstream: str, bucket: str, granted: str):
+    def __init__(self, upstream: str, policy: dict):
         self.upstream = urlparse(upstream)
-        self.bucket, self.granted = bucket, granted
+        self.list_grants: list[tuple[str, str]] = []  # (bucket, s3:prefix pattern)
+        self.read_grants: list[str] = []  # "bucket/key pattern"
+        for statement in policy["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            if "s3:ListBucket" in actions:
+                patterns = statement["Condition"]["StringLike"]["s3:prefix"]
+                for resource in resources:
+                    bucket = resource.removeprefix("arn:aws:s3:::")
+                    self.list_grants += [
+                        (bucket, p) for p in ([patterns] if isinstance(patterns, str) else patterns)
+                    ]
+            if "s3:GetObject" in actions:
+                self.read_grants += [r.removeprefix("arn:aws:s3:::") for r in resources]
 
     def allowed(self, method: str, path: str, query: dict[str, list[str]]) -> bool:
         bucket, _, key = path.lstrip("/").partition("/")
-        if bucket != self.bucket:
-            return False
-        if not key:  # a bucket-level request: only a listing under the granted prefix
-            return method == "GET" and query.get("prefix", [""])[0].startswith(self.granted)
-        return method in ("GET", "HEAD") and key.startswith(self.granted)
+        if not key:  # bucket-level: only ListObjects with a granted prefix (HeadBucket is refused)
+            prefix = query.get("prefix", [""])[0]
+            return method == "GET" and any(
+                b == bucket and fnmatch.fnmatchcase(prefix, p) for b, p in self.list_grants
+            )
+        return method in ("GET", "HEAD") and any(
+            fnmatch.fnmatchcase(f"{bucket}/{unquote(key)}", r) for r in self.read_grants
+        )
 
-    def __enter__(self) -> PrefixGrant:
+    def __enter__(self) -> PolicyGrant:
         grant = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -182,28 +207,36 @@ class PrefixGrant:
         self.server.server_close()
 
 
-def test_the_existence_check_works_under_a_prefix_conditioned_list_grant(monkeypatch):
-    with MotoS3(bucket="tt-granted") as s3:
-        s3.client().put_object(Bucket="tt-granted", Key="lake/tweet_raw/2020/11/23/00/h.json", Body=b"{}")
-        with PrefixGrant(s3.endpoint, "tt-granted", granted="lake/") as grant:
+@pytest.mark.parametrize(
+    "policy", ["dagster-host-policy.json", "ingest-host-policy.json", "emr-nodes-policy.json"]
+)
+def test_the_existence_check_works_under_each_roles_policy(policy, monkeypatch):
+    """The policies grant s3:ListBucket only under named prefixes of the lake: HeadBucket (the old
+    check) and a listing of the lake's root are refused; the check lists the raw posts prefix."""
+    with MotoS3(bucket="tt-lake") as s3:
+        s3.client().put_object(Bucket="tt-lake", Key="lake/tweet_raw/2020/11/23/00/h.json", Body=b"{}")
+        grant = PolicyGrant(s3.endpoint, json.loads((IAM / policy).read_text()))
+        with grant:
             for key, value in s3_env(grant.endpoint).items():
                 monkeypatch.setenv(key, value)
-            # the grant refuses HeadBucket, as AWS does: the old check failed here
+            client = boto3.client("s3")
             with pytest.raises(ClientError) as refused:
-                boto3.client("s3").head_bucket(Bucket="tt-granted")
+                client.head_bucket(Bucket="tt-lake")
             assert refused.value.response["Error"]["Code"] == "403"
+            with pytest.raises(ClientError, match="AccessDenied"):
+                client.list_objects_v2(Bucket="tt-lake", Prefix="lake/", MaxKeys=1)
 
-            lake = Lake.from_url("s3://tt-granted/lake")
+            lake = Lake.from_url("s3://tt-lake/lake")
             lake.ensure_exists()
+            lake.ensure_exists(f"{layout.TMDB_RAW}/")  # a caller about to read another prefix
             assert [o.key for o in lake.list("tweet_raw/")] == ["tweet_raw/2020/11/23/00/h.json"]
             assert lake.read_bytes("tweet_raw/2020/11/23/00/h.json") == b"{}"
 
             with pytest.raises(LakeAccessDeniedError) as denied:
-                Lake.from_url("s3://tt-granted/elsewhere").ensure_exists()
+                Lake.from_url("s3://tt-lake/elsewhere").ensure_exists()
             message = str(denied.value)
-            assert "s3://tt-granted/elsewhere/" in message and "AccessDenied" in message
-            needed = (
-                's3:ListBucket on arn:aws:s3:::tt-granted with the condition s3:prefix like "elsewhere/*"'
+            assert "s3://tt-lake/elsewhere/tweet_raw/" in message and "AccessDenied" in message
+            assert (
+                's3:ListBucket on arn:aws:s3:::tt-lake with s3:prefix like "elsewhere/tweet_raw/*"' in message
             )
-            assert needed in message
             assert isinstance(denied.value, LakeNotFoundError)  # callers handling an unreachable lake
