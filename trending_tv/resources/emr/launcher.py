@@ -62,7 +62,7 @@ class TrendingTvEmrStepLauncher(EmrPySparkStepLauncher):
                 region_name=settings.region,
                 staging_bucket=settings.staging_bucket,
                 staging_prefix=settings.staging_prefix,
-                wait_for_logs=False,  # dagster #10086: log fetching can turn a success into an error
+                wait_for_logs=False,  # dagster-io/dagster#10086: fetching logs can fail a success
                 # A failed step must not cancel the steps of other assets sharing the cluster;
                 # Dagster decides what the failure stops.
                 action_on_failure="CONTINUE",
