@@ -40,7 +40,7 @@ from trending_tv.resources.emr import (
     runtime_pins,
 )
 from trending_tv.resources.emr.cluster import run_lock
-from trending_tv.resources.emr.settings import EXPORTED_SETTING_NAMES
+from trending_tv.resources.emr.settings import EXPORTED_SETTING_NAMES, HOST_ONLY_SETTING_NAMES
 from trending_tv.resources.lake import LakeResource
 from trending_tv.settings import SettingsError
 from trending_tv_tests.emr_standin import MotoAws
@@ -178,6 +178,18 @@ def test_the_allow_list_is_what_the_node_needs_and_names_no_secret():
     )
     on_node = EmrSettings.from_env(on_host.cluster_env)
     assert on_node == on_host and on_node.region == "eu-west-1"
+
+
+def test_every_code_location_setting_is_exported_or_kept_on_the_host_by_decision():
+    """A new variable in trending_tv.settings fails this test until it is put in the allow-list (the
+    Spark steps need it and it is not a secret) or in the host-only list."""
+    import trending_tv.settings as code_location
+
+    names = {v for v in vars(code_location).values() if isinstance(v, str) and v.startswith("TRENDING_TV_")}
+    assert names, "trending_tv.settings names its variables as module constants"
+    assert names <= set(EXPORTED_SETTING_NAMES) | set(HOST_ONLY_SETTING_NAMES)
+    assert not set(EXPORTED_SETTING_NAMES) & set(HOST_ONLY_SETTING_NAMES)
+    assert "TRENDING_TV_ALERT_WEBHOOK_URL" in HOST_ONLY_SETTING_NAMES
 
 
 def test_on_demand_cluster_with_instance_groups_in_moto(aws):

@@ -7,7 +7,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from trending_tv.settings import DEPLOYMENT, LAKE, TMDB_MIN_COVERAGE, EnvReader, SettingsError
+from trending_tv.settings import (
+    ALERT_WEBHOOK_URL,
+    DEPLOYMENT,
+    LAKE,
+    SENSOR_GRACE_HOURS,
+    SENSOR_INTERVAL_SECONDS,
+    SENSOR_SETTLE_SECONDS,
+    SENSOR_SWEEP_SECONDS,
+    SENSOR_WINDOW_DAYS,
+    TMDB_MIN_COVERAGE,
+    EnvReader,
+    SettingsError,
+)
 
 # Where the bootstrap action puts the runtime: a venv on every node, used by the driver and executors.
 CLUSTER_VENV = "/opt/trending-tv/venv"
@@ -62,6 +74,19 @@ STEP_SETTING_NAMES = (TMDB_MIN_COVERAGE,)
 # remote step needs it and it is not a secret: tokens, API keys, passwords, AWS credentials and the
 # alert webhook URL (which embeds its token) stay on the host. Everything else is left out.
 EXPORTED_SETTING_NAMES = EMR_SETTING_NAMES + STEP_SETTING_NAMES
+
+# The code location's settings that stay on the host: the deployment (set to emr for the nodes), the
+# alert webhook URL (a secret) and the lake sensors' timing (sensors run on the host). Every variable
+# of trending_tv.settings is in one of the two lists (a test checks it), so a new one is a decision.
+HOST_ONLY_SETTING_NAMES = (
+    DEPLOYMENT,
+    ALERT_WEBHOOK_URL,
+    SENSOR_INTERVAL_SECONDS,
+    SENSOR_WINDOW_DAYS,
+    SENSOR_GRACE_HOURS,
+    SENSOR_SETTLE_SECONDS,
+    SENSOR_SWEEP_SECONDS,
+)
 
 
 class EmrSettingsError(SettingsError):
