@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 import matplotlib
 
@@ -12,6 +12,42 @@ matplotlib.use("Agg")  # files only: no display on servers or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 TOP_N = 25
+WINDOW_DAYS = 9  # the 2020 project's period: a report covers the day and the 8 before it
+
+
+def window(day: date) -> list[date]:
+    """The report's days: `day` and the WINDOW_DAYS - 1 before it, oldest first."""
+    return [day - timedelta(days=k) for k in range(WINDOW_DAYS - 1, -1, -1)]
+
+
+def build_report(day: date, stats: list[dict], names: dict[int, str], trends: list[dict]) -> dict[str, bytes]:
+    """The report of `day` as files: charts (PNG) and report.md linking them.
+
+    `stats`: tweet_stat rows of the window; `names`: id -> show name; `trends`: show_trends rows of
+    the day."""
+    days = window(day)
+    span = f"{days[0]} .. {day}"
+    files = {
+        "top_risers.png": risers_chart_png(trends, f"Top risers on {day}: posts against expected"),
+        "top_by_tweet_count.png": bar_chart_png(stats, names, "tweet_count", f"Posts per show, {span}"),
+        "top_by_hashtag_count.png": bar_chart_png(
+            stats, names, "hashtag_count", f"Posts with the show's hashtag, {span}"
+        ),
+        "daily_tweet_count.png": heat_map_png(
+            stats, names, "tweet_count", days, f"Daily posts of the top shows, {span}"
+        ),
+    }
+    markdown = (
+        f"# Trending TV shows, {day}\n\n## Trending (surprise against each show's own level)\n\n"
+        + trending_table_md(trends)
+        + "\n\n## Popular (volume)\n\n"
+        + popular_table_md(trends)
+        + "\n"
+    )
+    for name in files:
+        markdown += f"\n![{name}]({name})\n"
+    files["report.md"] = markdown.encode()
+    return files
 
 
 def totals_by_show(rows: list[dict], column: str) -> list[tuple[int, int]]:

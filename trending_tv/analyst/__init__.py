@@ -1,0 +1,1 @@
+"""Analyst access to the lake: the `trending-tv` CLI, DuckDB views over every table, Athena DDL."""
