@@ -53,6 +53,8 @@ def lake_location(url: str) -> LakeLocation:
         parsed = urlparse(url)
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if region is None and endpoint is None:
+            region = pafs.resolve_s3_region(parsed.netloc)  # a bucket outside the SDK's default region
         filesystem = pafs.S3FileSystem(endpoint_override=endpoint, region=region)
         return LakeLocation(filesystem, f"{parsed.netloc}/{parsed.path.strip('/')}".rstrip("/"), url)
     root = os.path.abspath(url)
