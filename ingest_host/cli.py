@@ -304,7 +304,29 @@ def status(ctx: click.Context, now_text: str | None) -> None:
     ):
         out["buffer"] = buffer.stats()
         out["spend"] = month_spend(settings, now, buffer, ledger).describe()
+        out["spend"].update(_stream_cap(settings, now, buffer, ledger))
     click.echo(json.dumps(out, indent=2, sort_keys=True, default=str))
+
+
+def _stream_cap(settings: Settings, now: datetime, buffer: Any, ledger: Any) -> dict[str, Any]:
+    """The stream's cap for this hour, as the stream would compute it (the counts planned for the
+    tracked list set aside), or why it cannot be said."""
+    from ingest_host.budget import counts_cost_per_day
+    from ingest_host.shows import load_tracked_shows
+    from ingest_host.stream import CapGuard
+    from ingest_host.tracked_shows import TrackedShowsError
+
+    try:
+        shows = len(load_tracked_shows(settings))
+    except TrackedShowsError as error:
+        return {"stream_cap_this_hour": None, "stream_cap_note": str(error).splitlines()[0]}
+    per_day = counts_cost_per_day(settings, shows)
+    guard = CapGuard(buffer, settings, ledger, per_day)
+    return {
+        "stream_cap_this_hour": guard.cap(int(now.timestamp() * 1000)),
+        "counts_planned_per_day_usd": round(per_day, 4),
+        "tracked_shows": shows,
+    }
 
 
 if __name__ == "__main__":

@@ -345,3 +345,29 @@ def check_sample_drift(
             ]
         },
     )
+
+
+@dataclass
+class ShowVolumeDay:
+    """Everything the Dagster side needs for one day: the table's rows, coverage, line problems and
+    the checks' outcomes."""
+
+    day: date
+    rows: list[dict[str, object]]
+    coverage: dict[str, object]
+    problems: list[str]
+    checks: list[CheckOutcome]
+
+
+def show_volume_day(lines: Iterable[bytes | str], day: date, tracked_ids: Iterable[int]) -> ShowVolumeDay:
+    """One day's counts_raw lines and the tracked ids in force (ingest_meta's `tracked_show_ids`)
+    -> rows, coverage and the three table checks."""
+    tracked = list(tracked_ids)
+    series, problems = parse_counts_day(lines, day)
+    rows = show_volume_rows(series, day)
+    checks = [
+        check_one_row_per_tracked_show(rows, tracked),
+        check_posts_between_max_and_sum(rows),
+        check_hours_complete(rows),
+    ]
+    return ShowVolumeDay(day, rows, coverage(series, tracked), problems, checks)

@@ -127,6 +127,9 @@ def test_counts_land_every_response_as_received_and_add_up(env, monkeypatch):
     spend = json.loads(status.stdout)["spend"]
     assert spend["month"] == "2026-11" and spend["counts_requests"] == 18 and spend["post_reads"] == 0
     assert spend["counts_usd"] == pytest.approx(0.09) and spend["total_usd"] == pytest.approx(0.09)
+    # the stream's cap: $30 of reads over the 48 hours left in November, the counts' 2 days set aside
+    assert spend["tracked_shows"] == 3 and spend["counts_planned_per_day_usd"] == pytest.approx(0.045)
+    assert spend["stream_cap_this_hour"] == 6000 // 48
     assert BEARER not in status.stdout + status.stderr
 
 

@@ -13,6 +13,7 @@ from trending_tv.transforms.show_volume import (
     coverage,
     parse_counts_day,
     sample_drift,
+    show_volume_day,
     show_volume_rows,
 )
 from trending_tv_tests.ingest_host.servers import utc
@@ -182,3 +183,15 @@ def test_drift_ignores_small_shows_and_noise():
         for i, c in enumerate([12, 8, 10, 10, 3], 1)
     ]
     assert sample_drift(sample, volumes) == []
+
+
+def test_show_volume_day_bundles_rows_coverage_and_checks():
+    lines = [*_show(1, {0: 2}, {0: 1}, {0: 3}), *_show(2, {}, {}, {})]
+    result = show_volume_day(lines, DAY, [1, 2, 3])
+    assert [r["id"] for r in result.rows] == [1, 2] and result.problems == []
+    assert result.coverage["missing_shows"] == [3]
+    assert [(c.name, c.passed) for c in result.checks] == [
+        ("one_row_per_tracked_show", False),
+        ("posts_between_max_and_sum", True),
+        ("hours_complete", True),
+    ]
