@@ -11,6 +11,7 @@ import pytest
 from trending_tv.transforms.trends import (
     SHOW_TRENDS_SCHEMA,
     TrendModel,
+    coverage_of_day,
     daily_posts,
     score_trends,
 )
@@ -170,6 +171,15 @@ def test_a_partially_covered_day_is_flagged_and_kept_out_of_baselines():
     partial = {r["id"]: r for r in score_trends(rows, [half], coverage=coverage)}
     assert not partial[1]["complete"] and partial[1]["coverage"] == 0.5
     assert partial[1]["trend_rank"] is None  # half the posts: below expectation, never "trending"
+
+
+def test_coverage_comes_from_the_ingest_hosts_day_file():
+    assert coverage_of_day(None) is None  # no file: the day counts as covered
+    assert coverage_of_day({"final": True, "share_covered": 0.97}) == 0.97
+    assert coverage_of_day({"final": False, "share_covered": 1.0}) == 0.0  # still being collected
+    rows = _posts({1: _flat(100)})
+    scored = {r["id"]: r for r in score_trends(rows, [TODAY], coverage={TODAY: 0.96, DAYS[-2]: 0.9})}
+    assert scored[1]["complete"] and scored[1]["baseline_days"] == 6  # 96% is complete, 90% is not
 
 
 def test_exact_volumes_replace_the_sample_on_the_days_that_have_them():

@@ -25,7 +25,7 @@ The trend score (docs/design.md and the README, "Trend score"):
    trending rank; the others have none (a zero day or a drop is never ranked as trending).
 
 Missing days are not zeros: a day with no rows, or whose collection covered less than
-`min_coverage` of its hours, is left out of every baseline and of the day-over-day change, and its
+`min_coverage` of its minutes, is left out of every baseline and of the day-over-day change, and its
 own rows are marked `complete = false` (scored on shares, which a partial day still gives, but
 flagged). The input is generic daily posts per show (tweet_stat's sample, or exact volumes)."""
 
@@ -98,7 +98,7 @@ COLUMN_DESCRIPTIONS = {
     "trend_rank": "rank of the day by trend_score among shows above expectation with enough posts",
     "cold_start": "fewer than 3 baseline days: expectation mostly from the all-shows prior",
     "complete": "the day's collection covered the whole day",
-    "coverage": "share of the day's hours collected (1.0 when unknown)",
+    "coverage": "share of the day's minutes the collector covered (1.0 when unknown)",
     "source": "tweet_stat (the stream's capped sample) or show_volume (exact counts)",
     "popularity": "TMDB popularity that day",
     "popularity_change": "popularity minus the previous day's",
@@ -118,7 +118,9 @@ class TrendModel:
     # times a Poisson's
     posts_per_event: float = 5.0
     min_posts: int = 20  # support needed for a trending rank
-    min_coverage: float = 1.0  # share of the day's hours collected for the day to be complete
+    # share of the day's minutes the collector covered for the day to be complete (the ingest host's
+    # definition of a complete day: ingest_host/README.md, "Coverage")
+    min_coverage: float = 0.95
     min_prior_variance: float = 1.0  # floor of the all-shows prior's log-variance (a factor ~e)
 
 
@@ -160,6 +162,17 @@ def posts_from_show_volume(rows: Iterable[Mapping]) -> list[dict]:
     ]
 
 
+def coverage_of_day(document: Mapping | None) -> float | None:
+    """A day's coverage from the ingest host's day coverage file (ingest_meta/tweet_raw/.../
+    YYYY-MM-DD.json): the share of its minutes covered, 0 when it is not final (the day was still
+    being collected when the file was written). None without a file (a lake filled otherwise)."""
+    if document is None:
+        return None
+    if not document.get("final", False):
+        return 0.0
+    return float(document.get("share_covered", 0.0))
+
+
 def daily_posts(tweet_stat: Iterable[Mapping], show_volume: Iterable[Mapping] = ()) -> list[dict]:
     """Each day from show_volume when that day has it, else from tweet_stat (one source per day, so
     a day's shares are never mixed)."""
@@ -181,9 +194,9 @@ def score_trends(
 
     `posts`: generic daily posts (id, date, posts, hashtag_posts, text_posts, source), holding also
     the `model.baseline_days` before the first day when they exist. A show without a row on a day was
-    not tracked (or the day is missing): never read as zero. `coverage`: share of each day's hours
-    collected (a day not in it counts as fully covered). `popularity`: TMDB popularity by (id, day),
-    for the cold-start prior and the popularity columns."""
+    not tracked (or the day is missing): never read as zero. `coverage`: share of each day's minutes
+    covered (`coverage_of_day`; a day not in it counts as fully covered). `popularity`: TMDB
+    popularity by (id, day), for the cold-start prior and the popularity columns."""
     names, popularity, coverage = names or {}, popularity or {}, coverage or {}
     by_day: dict[date, dict[int, dict]] = defaultdict(dict)
     for r in posts:
