@@ -152,10 +152,6 @@ class CountsReport:
         return sorted({int(k.split(":")[0]) for k in self.missing})
 
 
-class _Stop(Exception):
-    """Ends the run early (spend limit, X unavailable); what was fetched is still landed."""
-
-
 class CountsFetcher:
     """tweepy's real Client (raw `requests.Response` kept) with retries, rate-limit waits and the
     spend limit checked before every request."""
@@ -408,13 +404,20 @@ def fetch_counts(
                 if (query.show_id, query.kind) not in present:
                     report.missing.setdefault(f"{query.show_id}:{query.kind}", "not fetched: run interrupted")
             report.pairs_present = sum(1 for s in shows for k in COUNTS_QUERY_KINDS if (s.id, k) in present)
+            final = existing
             if new_lines:
-                body = b"".join(line + b"\n" for line in _ordered(existing + new_lines, shows))
-                lake.write_bytes(report.key, body)
-                verify_object(lake, report.key, body)
-                report.wrote = True
+                # read the day again: a line another run landed meanwhile is kept, never replaced
+                current = _existing_lines(lake, report.key)
+                current_keys = {k for k in map(line_key, current) if k is not None}
+                added = [line for line in new_lines if line_key(line) not in current_keys]
+                final = current + added
+                if added:
+                    body = b"".join(line + b"\n" for line in _ordered(final, shows))
+                    lake.write_bytes(report.key, body)
+                    verify_object(lake, report.key, body)
+                    report.wrote = True
             month_after = month_spend(settings, clock(), buffer, ledger)
-            _write_stats(settings, lake, report, shows, existing + new_lines, month_after.describe(), clock())
+            _write_stats(settings, lake, report, shows, final, month_after.describe(), clock())
     return report
 
 

@@ -380,3 +380,24 @@ def test_sigterm_lands_the_lines_already_paid_for(env):
     assert stats["pairs_present"] == 3 and stats["missing_shows"] == [1399, 2734]
     assert stats["missing"]["1399:hashtags"] == "not fetched: run interrupted"
     assert stats["runs"][0]["billed_requests"] == 3
+
+
+def test_a_line_landed_by_another_run_meanwhile_is_kept(env, monkeypatch, tmp_path):
+    (tmp_path / "tracked_shows.csv").write_text(MANDALORIAN)
+    theirs = json.dumps(
+        {"show_id": 82856, "query_kind": "hashtags", "parts": [], "by": "another run"}
+    ).encode()
+    day_file = Path(env["TRENDING_TV_LAKE"]) / counts_day_key(DAY)
+
+    def another_run_lands_a_line(seconds: float) -> None:  # while this run waits to retry
+        day_file.parent.mkdir(parents=True, exist_ok=True)
+        day_file.write_bytes(theirs + b"\n")
+
+    with FakeXCounts() as x:
+        x.script = [(503, {"title": "Service Unavailable"}, {})]
+        settings = _settings(monkeypatch, x)
+        report = fetch_counts(settings, DAY, clock=clock, sleep=another_run_lands_a_line)
+    lines = _lake_lines(env)
+    assert lines[0] == theirs and len(lines) == 3
+    assert [json.loads(line)["query_kind"] for line in lines] == ["hashtags", "text", "any"]
+    assert report.wrote and report.pairs_present == 3
