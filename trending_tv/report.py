@@ -166,6 +166,8 @@ def risers_chart_png(trends: list[dict], title: str, limit: int = 15) -> bytes:
             r["posts"], v + 0.2, f" {r['ratio']:.1f}x, score {r['trend_score']:.1f}", va="center", fontsize=7
         )
     ax.set_xscale("symlog", linthresh=10)
+    if top:  # room for the labels right of the longest bar (log scale)
+        ax.set_xlim(0, 4 * max(max(r["posts"], r["expected_posts"]) for r in top))
     ax.set_xlabel("posts (log scale)")
     ax.set_title(title + ("" if top else " (no show above its expected level)"), loc="left")
     if top:
