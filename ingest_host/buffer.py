@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS coverage (
     hour     INTEGER PRIMARY KEY,      -- epoch ms of the UTC hour
     minutes  INTEGER NOT NULL,         -- bit m set: the stream was connected during minute m
     cap      INTEGER,                  -- the effective cap in force that hour
-    cap_reached_ms INTEGER             -- when the hour's cap was reached (NULL: never)
+    cap_reached_ms INTEGER,            -- when the hour's cap was reached (NULL: never)
+    paused   INTEGER NOT NULL DEFAULT 0 -- bit m set: the stream was paused by the cap during minute m
 );
 CREATE TABLE IF NOT EXISTS uploads (
     hour        INTEGER PRIMARY KEY,
@@ -219,7 +220,18 @@ class Buffer:
         self.db.execute(f"PRAGMA synchronous={'NORMAL' if synchronous == 'NORMAL' else 'FULL'}")
         self.db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         self.db.executescript(SCHEMA)
+        self._add_column("coverage", "paused", "INTEGER NOT NULL DEFAULT 0")  # buffers made before it
         self._marked_minute: int | None = None
+
+    def _add_column(self, table: str, column: str, declaration: str) -> None:
+        names = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+        if column in names:
+            return
+        try:
+            self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        except sqlite3.OperationalError as error:  # another process added it first
+            if "duplicate column" not in str(error):
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -302,6 +314,8 @@ class Buffer:
         self._marked_minute = minute_index
 
     def mark_cap_reached(self, hour: int, at_ms: int, cap: int) -> None:
+        """The hour's cap was reached at `at_ms`: the stream stays paused to the end of the hour
+        (those minutes are recorded as paused by the cap, not as an outage)."""
         with self._lock:
             self.db.execute(
                 "INSERT INTO coverage(hour, minutes, cap, cap_reached_ms) VALUES (?, 0, ?, ?) "
@@ -309,6 +323,26 @@ class Buffer:
                 "cap_reached_ms = COALESCE(cap_reached_ms, excluded.cap_reached_ms)",
                 (hour, cap, at_ms),
             )
+        self.mark_paused(at_ms, hour + HOUR_MS)
+
+    def mark_paused(self, start_ms: int, end_ms: int) -> None:
+        """Record that the stream is deliberately disconnected by the cap (a slice's or the hour's
+        share used) during the minutes that overlap [start_ms, end_ms): collected as designed, a
+        sample, not an outage."""
+        if end_ms <= start_ms:
+            return
+        with self._lock:
+            hour = hour_of(start_ms)
+            while hour < end_ms:
+                first = max(0, (start_ms - hour) // 60_000)
+                last = min(59, (min(end_ms, hour + HOUR_MS) - 1 - hour) // 60_000)
+                bits = ((1 << (last + 1)) - 1) ^ ((1 << first) - 1)
+                self.db.execute(
+                    "INSERT INTO coverage(hour, minutes, paused) VALUES (?, 0, ?) "
+                    "ON CONFLICT(hour) DO UPDATE SET paused = paused | excluded.paused",
+                    (hour, bits),
+                )
+                hour += HOUR_MS
 
     # -- reading counters
     def received_posts(self, start_ms: int, end_ms: int) -> int:
@@ -357,22 +391,29 @@ class Buffer:
         return {int(r[0]) for r in rows}
 
     def covered_hours_not_uploaded(self, before_hour: int) -> set[int]:
-        """Hours before `before_hour` in which the collector was connected for at least a minute and
-        that were never uploaded (an hour with lines is found by `pending_hours`)."""
+        """Hours before `before_hour` in which the collector was on duty (connected, or paused by the
+        cap) for at least a minute and that were never uploaded (an hour with lines is found by
+        `pending_hours`)."""
         rows = self.db.execute(
-            "SELECT hour FROM coverage WHERE minutes != 0 AND hour < ? "
+            "SELECT hour FROM coverage WHERE (minutes != 0 OR paused != 0) AND hour < ? "
             "AND hour NOT IN (SELECT hour FROM uploads)",
             (before_hour,),
         ).fetchall()
         return {int(r[0]) for r in rows}
 
-    def coverage_between(self, start: int, end: int) -> dict[int, tuple[int, int | None, int | None]]:
-        """Minutes mask, cap and cap-reached time of each hour in [start, end) the buffer knows."""
+    def paused(self, hour: int) -> int:
+        """Mask of the hour's minutes during which the cap kept the stream paused."""
+        row = self.db.execute("SELECT paused FROM coverage WHERE hour = ?", (hour,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def coverage_between(self, start: int, end: int) -> dict[int, tuple[int, int, int | None, int | None]]:
+        """Connected mask, paused-by-cap mask, cap and cap-reached time of each hour in [start, end)
+        the buffer knows."""
         rows = self.db.execute(
-            "SELECT hour, minutes, cap, cap_reached_ms FROM coverage WHERE hour >= ? AND hour < ?",
+            "SELECT hour, minutes, paused, cap, cap_reached_ms FROM coverage WHERE hour >= ? AND hour < ?",
             (start, end),
         ).fetchall()
-        return {int(h): (int(m), c, r) for h, m, c, r in rows}
+        return {int(h): (int(m), int(p), c, r) for h, m, p, c, r in rows}
 
     def uploads_between(self, start: int, end: int) -> dict[int, tuple[str, int, int]]:
         """Key, lines and posts of each hour in [start, end) whose upload was confirmed."""

@@ -1,12 +1,13 @@
 """`ingest-host upload`: every finished UTC hour the collector covered -> one JSON Lines file in the lake.
 
-An hour is finished once `now >= hour end + grace`. An hour gets a file when the collector was
-connected during at least one of its minutes, or when lines were filed under it (posts by their own
-created_at, other lines by their receipt time). The file holds every buffered line of the hour,
-exactly as received, in arrival order; a covered hour with nothing gets an empty file ("collected,
-nothing matched"). An hour never covered and without lines gets no file: it is missing, never
-"zero posts". Finding the due hours asks the buffer for covered or pending hours only, so posts
-years apart (a replayed archive, a skewed clock) cost one file each, never one per hour between.
+An hour is finished once `now >= hour end + grace`. An hour gets a file when the collector covered
+at least one of its minutes (connected, or paused by the cap: a deliberate sample, not an outage),
+or when lines were filed under it (posts by their own created_at, other lines by their receipt
+time). The file holds every buffered line of the hour, exactly as received, in arrival order; a
+covered hour with nothing gets an empty file ("collected, nothing matched"). An hour never covered
+and without lines gets no file: it is missing, never "zero posts". Finding the due hours asks the
+buffer for covered or pending hours only, so posts years apart (a replayed archive, a skewed clock)
+cost one file each, never one per hour between.
 
 An hour is marked uploaded only after the lake confirms the object's size (and, on S3, its MD5
 ETag) and, on a folder lake, after the file and its directory are fsynced. A line that arrives
@@ -214,7 +215,8 @@ def upload_hour(buffer: Buffer, lake: Lake, hour: int, gzipped: bool) -> tuple[s
     kinds: dict[str, int] = {}
     for line in lines:
         kinds[line.kind] = kinds.get(line.kind, 0) + 1
-    minutes, cap, cap_reached = buffer.coverage(hour)
+    connected, cap, cap_reached = buffer.coverage(hour)
+    paused = buffer.paused(hour)
     stats = {
         "hour": hour_dt(hour).strftime("%Y-%m-%dT%H:00:00Z"),
         "key": key,
@@ -223,8 +225,10 @@ def upload_hour(buffer: Buffer, lake: Lake, hour: int, gzipped: bool) -> tuple[s
         "posts": posts,
         "lines_by_kind_in_file": kinds,
         "received_in_hour": buffer.counts(hour),
-        "minutes_covered": bin(minutes).count("1"),
-        "minutes_covered_mask": _mask_text(minutes),
+        "minutes_covered": _count(connected | paused),
+        "minutes_covered_mask": _mask_text(connected | paused),
+        "minutes_connected": _count(connected),
+        "minutes_paused_by_cap": _count(paused & ~connected),
         "cap": cap,
         "cap_reached_at": hour_dt(cap_reached).isoformat() if cap_reached else None,
         "uploaded_at": hour_dt(now_ms()).isoformat(),
@@ -234,6 +238,10 @@ def upload_hour(buffer: Buffer, lake: Lake, hour: int, gzipped: bool) -> tuple[s
     )
     buffer.mark_uploaded(hour, top, key, len(body), hashlib.md5(body).hexdigest(), len(raw_lines), posts)
     return key, len(raw_lines)
+
+
+def _count(mask: int) -> int:
+    return bin(mask).count("1")
 
 
 def _mask_text(minutes: int) -> str:
@@ -248,7 +256,8 @@ def _mask_value(text: object) -> int:
 
 
 def hour_state(has_file: bool, minutes: int, finished: bool, unsent_lines: bool = False) -> str:
-    """complete: file, every minute covered; partial: file, some minutes; uncovered: a file only
+    """`minutes` covered: connected, or deliberately paused by the cap (a sample, not an outage).
+    complete: file, every minute covered; partial: file, some minutes; uncovered: a file only
     because posts were filed under the hour from outside the collection window (late, replayed,
     skewed clock); missing: finished, no file, never covered; pending: covered or holding lines,
     not uploaded yet (a failed run); open: not finished when written."""
@@ -277,15 +286,19 @@ def day_coverage(
         hour = day + index * HOUR_MS
         label = f"{index:02d}"
         old = old_hours.get(label) if isinstance(old_hours.get(label), dict) else {}
-        minutes, cap, cap_reached = coverage.get(hour, (0, None, None))
-        minutes |= _mask_value(old.get("minutes_covered_mask"))
+        connected, paused, cap, cap_reached = coverage.get(hour, (0, 0, None, None))
+        connected |= _mask_value(old.get("minutes_connected_mask"))
+        minutes = connected | paused | _mask_value(old.get("minutes_covered_mask"))
         key, lines, posts = uploads.get(hour) or (old.get("key"), old.get("lines"), old.get("posts"))
         finished = hour + HOUR_MS <= finished_before
-        count = bin(minutes).count("1")
+        count = _count(minutes)
         hours[label] = {
             "state": hour_state(bool(key), count, finished, hour in unsent),
             "minutes_covered": count,
             "minutes_covered_mask": _mask_text(minutes),
+            "minutes_connected": _count(connected),
+            "minutes_connected_mask": _mask_text(connected),
+            "minutes_paused_by_cap": count - _count(connected),
             "key": key,
             "lines": lines,
             "posts": posts,
@@ -304,12 +317,17 @@ def day_coverage(
         "written_at": hour_dt(now_ms() if written_at is None else written_at).isoformat(),
         "final": len(finished_hours) == 24,
         "minutes_covered": covered,
+        "minutes_connected": sum(v["minutes_connected"] for v in hours.values()),
+        "minutes_paused_by_cap": sum(v["minutes_paused_by_cap"] for v in hours.values()),
         "minutes_finished": finished_minutes,
         "share_covered": round(covered / finished_minutes, 4) if finished_minutes else 0.0,
         "hours_with_file": sorted(h for h, v in hours.items() if v["key"]),
         "empty_hours": sorted(h for h, v in hours.items() if v["key"] and v["posts"] == 0),
         "missing_hours": by_state.get("missing", []),
         "partial_hours": by_state.get("partial", []),
+        "capped_hours": sorted(
+            h for h, v in hours.items() if v["minutes_paused_by_cap"] or v["cap_reached_at"]
+        ),
         "uncovered_hours": by_state.get("uncovered", []),
         "pending_hours": by_state.get("pending", []),
         "open_hours": by_state.get("open", []),

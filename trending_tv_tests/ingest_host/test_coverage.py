@@ -87,6 +87,9 @@ def test_a_six_hour_outage_gives_six_missing_hours_named_in_the_day_coverage(env
         "state": "missing",
         "minutes_covered": 0,
         "minutes_covered_mask": "0" * 60,
+        "minutes_connected": 0,
+        "minutes_connected_mask": "0" * 60,
+        "minutes_paused_by_cap": 0,
         "key": None,
         "lines": None,
         "posts": None,
@@ -165,3 +168,60 @@ def test_the_day_coverage_merges_with_the_lake_when_the_buffer_was_rebuilt(env, 
     assert coverage["hours_with_file"] == ["00", "01", "02", "20", "21", "22", "23"]
     assert coverage["minutes_covered"] == 7 * 60
     assert coverage["missing_hours"] == [f"{h:02d}" for h in range(3, 20)]
+
+
+def test_minutes_paused_by_the_cap_are_covered_not_missing(env, tmp_path):
+    """The cap disconnects the stream on purpose (a slice's share used, or the hour's cap reached):
+    those minutes are a sample, not an outage. They count as covered and are reported apart."""
+    day = utc(2024, 7, 1)
+    with Buffer(env["TRENDING_TV_BUFFER"], "NORMAL") as buffer:
+        for slice_start in range(0, 60, 5):  # hour 10: one connected minute per 5-minute slice
+            at = day + timedelta(hours=10, minutes=slice_start)
+            buffer.mark_minute(ms(at), cap=12)
+            buffer.mark_paused(ms(at + timedelta(minutes=1)), ms(at + timedelta(minutes=5)))
+        reached = day + timedelta(hours=11, minutes=20)  # hour 11: cap reached at 11:20
+        buffer.accept(v2_post(1, reached), ms(reached))
+        for minute in range(21):
+            buffer.mark_minute(ms(day + timedelta(hours=11, minutes=minute)), cap=8)
+        buffer.mark_cap_reached(ms(day + timedelta(hours=11)), ms(reached), 8)
+        buffer.mark_paused(ms(day + timedelta(hours=12)), ms(day + timedelta(hours=13)))  # cap left nothing
+    result = run_cli(env, "upload", "--now", "2024-07-01T13:10:00Z")
+    assert result.returncode == 0, result.stderr
+    coverage = json.loads((tmp_path / "lake/ingest_meta/tweet_raw/2024/07/01/2024-07-01.json").read_bytes())
+    ten, eleven, twelve = (coverage["hours"][h] for h in ("10", "11", "12"))
+    assert (ten["state"], ten["minutes_covered"], ten["minutes_connected"]) == ("complete", 60, 12)
+    assert ten["minutes_paused_by_cap"] == 48 and ten["minutes_connected_mask"] == ("1" + "0" * 4) * 12
+    assert (eleven["state"], eleven["minutes_connected"], eleven["minutes_paused_by_cap"]) == (
+        "complete",
+        21,
+        39,
+    )
+    assert eleven["cap"] == 8 and eleven["cap_reached_at"].startswith("2024-07-01T11:20")
+    assert twelve["state"] == "complete" and twelve["minutes_connected"] == 0 and twelve["posts"] == 0
+    assert coverage["capped_hours"] == ["10", "11", "12"] and coverage["empty_hours"] == ["10", "12"]
+    assert coverage["missing_hours"] == [f"{h:02d}" for h in range(10)]
+    stats = json.loads(
+        (tmp_path / "lake/ingest_meta/tweet_raw/2024/07/01/11/2024-07-01-11.json").read_bytes()
+    )
+    assert (stats["minutes_covered"], stats["minutes_connected"], stats["minutes_paused_by_cap"]) == (
+        60,
+        21,
+        39,
+    )
+
+
+def test_a_buffer_made_before_the_paused_column_gains_it(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE coverage (hour INTEGER PRIMARY KEY, minutes INTEGER NOT NULL, cap INTEGER, "
+        "cap_reached_ms INTEGER)"
+    )
+    db.execute("INSERT INTO coverage VALUES (0, 7, 5, NULL)")
+    db.commit()
+    db.close()
+    with Buffer(path) as buffer:
+        buffer.mark_paused(180_000, 240_000)
+        assert buffer.coverage(0) == (7, 5, None) and buffer.paused(0) == 0b1000
