@@ -9,7 +9,7 @@ Every stream message is committed, as the exact bytes received, before anything 
 - every **other line** (v2 `errors`-only notices, v1.1 `limit`/`delete`/... notices, other JSON,
   lines that are not JSON at all, posts without a usable id or `created_at`) is stored too, counted
   by kind, and filed under the UTC hour in which it was received. It lands in that hour's raw file,
-  exactly as received, where the counting rules skip and count it by kind (DESIGN rule 2);
+  exactly as received, where the counting rules skip and count it by kind (docs/design.md, counting rule 2);
 - blank keep-alives are only counted (per received hour).
 
 Counters (`counts`) are kept per received hour and kind; they drive the hourly cap and the monthly
