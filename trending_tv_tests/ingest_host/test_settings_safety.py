@@ -37,3 +37,18 @@ def test_the_buffer_syncs_fully_by_default(env, monkeypatch):
     monkeypatch.setenv("TRENDING_TV_SQLITE_SYNCHRONOUS", "normal")
     with Buffer(settings.buffer, load_settings().sqlite_synchronous) as buffer:
         assert buffer.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL, when asked
+
+
+def test_lake_keys_that_could_leave_a_staging_folder_are_refused():
+    from ingest_host.layout import check_key, tweet_day_coverage_key, tweet_hour_key
+    from trending_tv_tests.ingest_host.servers import utc
+
+    for key in (
+        tweet_hour_key(utc(2024, 1, 1, 10)),
+        tweet_day_coverage_key(utc(2024, 1, 1).date()),
+        "a/b..c",
+    ):
+        assert check_key(key) == key
+    for key in ("../etc/passwd", "tweet_raw/../../x", "/abs/key", "tweet_raw/./x", "a\\..\\b", "", "a\0b"):
+        with pytest.raises(ValueError, match="Invalid lake key"):
+            check_key(key)
