@@ -1,4 +1,4 @@
-"""Settings of the ingest host, from the environment or a `.env` file (DESIGN, "Ingest host").
+"""Settings of the ingest host, from the environment or a `.env` file (docs/design.md, "The ingest host").
 
 The variable names in `CONTRACT` are a contract shared with deploy scripts and external tests.
 The others are this package's own tuning knobs (all prefixed `TRENDING_TV_`). Secrets are held in
@@ -174,7 +174,7 @@ def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    # -- the DESIGN contract
+    # -- the contract (docs/design.md, "The ingest host")
     lake: str = "./lake"
     buffer: str = "./ingest_buffer.sqlite3"
     x_bearer_token: Secret = field(default_factory=lambda: Secret(""))
