@@ -28,16 +28,16 @@ from datetime import UTC, date, datetime, timedelta
 
 from ingest_host import layout
 from ingest_host.lake import Lake, LakeObject
+from trending_tv.partitions import FIRST_DAY
 
 CURSOR_VERSION = 1
-HOURS = [f"{h:02d}" for h in range(24)]
 
 
 @dataclass(frozen=True)
 class WatchSettings:
-    """Knobs of the lake sensors (environment variables in `trending_tv.sensors`)."""
+    """Knobs of the lake sensors (the `lake_watch` resource, trending_tv.settings)."""
 
-    first_day: date = date(2020, 11, 23)
+    first_day: date = date.fromisoformat(FIRST_DAY)
     window_days: int = 2  # today and this many days before are listed on every tick
     grace: timedelta = timedelta(hours=3)  # after the day is over, run it even if incomplete
     settle: timedelta = timedelta(minutes=5)  # ... once its newest file is at least this old
@@ -66,7 +66,7 @@ class RawSource:
 
     def days_affected(self, key: str) -> list[date]:
         """The partitions whose input includes this object (tweets: hour 00 and hour 23 files also
-        feed the neighbouring day, DESIGN counting rule 1)."""
+        feed the neighbouring day: docs/design.md, counting rule 1)."""
         day = self.day_of_key(key)
         if day is None:
             return []
@@ -83,7 +83,6 @@ class RawSource:
 
 TWEETS = RawSource("tweets", "raw_tweets", layout.TWEET_RAW)
 TMDB = RawSource("tmdb", "raw_tmdb", layout.TMDB_RAW)
-SOURCES = {s.name: s for s in (TWEETS, TMDB)}
 
 
 def token(obj: LakeObject) -> str:

@@ -21,14 +21,13 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 from trending_tv.lake_watch import WatchSettings
-from trending_tv.partitions import FIRST_DAY
 
 DEPLOYMENT = "TRENDING_TV_DEPLOYMENT"
 LAKE = "TRENDING_TV_LAKE"
@@ -202,7 +201,6 @@ class LakeWatchResource(ConfigurableResource):
 
     def watch_settings(self) -> WatchSettings:
         return WatchSettings(
-            first_day=date.fromisoformat(FIRST_DAY),
             window_days=self.window_days,
             grace=timedelta(hours=self.grace_hours),
             settle=timedelta(seconds=self.settle_seconds),

@@ -16,7 +16,7 @@ from dagster import AssetCheckSeverity
 from ingest_host import layout
 from ingest_host.tracked_shows import TrackedShow, TrackedShowList
 from trending_tv import checks
-from trending_tv.assets.dimensions import check_days, ids_in_parent
+from trending_tv.assets.integrity import check_days, ids_in_parent
 from trending_tv.resources.lake import LakeResource
 from trending_tv.settings import DataQualityResource, Settings, SettingsError, settings_resources
 from trending_tv.transforms.dimensions import (

@@ -24,7 +24,7 @@ from trending_tv.assets.dimensions import (
     tvshows_networks_in_networks,
 )
 from trending_tv.assets.raw import raw_tmdb
-from trending_tv.assets.tmdb_facts import tmdb_stat, tmdb_stat_ids_in_tvshows
+from trending_tv.assets.tmdb_stat import tmdb_stat, tmdb_stat_ids_in_tvshows
 from trending_tv_sample.generator import generate_sample_lake
 from trending_tv_tests.test_slice_materialize import resources
 

@@ -17,8 +17,8 @@ from dagster_pyspark import LazyPySparkResource
 
 from ingest_host.lake import Lake
 from trending_tv.assets.dimensions import tvshows
-from trending_tv.assets.facts import tweet_stat
 from trending_tv.assets.raw import raw_tmdb, raw_tweets
+from trending_tv.assets.tweet_stat import tweet_stat
 from trending_tv.resources.lake import LakeResource
 from trending_tv.resources.spark import local_spark_config
 from trending_tv.settings import DataQualityResource
@@ -75,8 +75,14 @@ def test_slice_materializes_one_partition_with_metadata_and_checks(spark, tmp_pa
     assert meta["corrupt_lines"].value == 1
     assert meta["keepalives_skipped"].value == 1
     assert meta["notices_by_kind"].value == {"limit": 1, "delete": 0, "errors": 0, "other": 0}
+    # tables the UI renders with typed columns
+    assert [c.name for c in meta["top_shows"].schema.columns] == ["show", "tweets", "by_hashtag", "by_text"]
+    assert [r.data["tweets"] for r in meta["top_shows"].records] == [1, 1, 1, 1, 0, 0]
+    assert [r.data for r in meta["per_day"].records] == [{"day": DAY, "posts": 2, "duplicates_dropped": 0}]
     raw_meta = materialization(result, "raw_tweets").metadata
     assert (raw_meta["files"].value, raw_meta["hours_present"].value, raw_meta["lines"].value) == (24, 24, 5)
+    [day] = raw_meta["days"].records
+    assert day.data == {"day": DAY, "files": 24, "bytes": day.data["bytes"], "lines": 5, "hours_present": 24}
     assert (root / "manifests/tweet_raw/2020/11/23/manifest.json").is_file()
 
     evaluations = {

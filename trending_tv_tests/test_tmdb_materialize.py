@@ -22,9 +22,9 @@ from trending_tv.assets.dimensions import (
     tvshows_genres_in_genres,
     tvshows_networks_in_networks,
 )
-from trending_tv.assets.facts import tweet_stat
 from trending_tv.assets.raw import raw_tmdb, raw_tweets
-from trending_tv.assets.tmdb_facts import tmdb_stat, tmdb_stat_ids_in_tvshows, tweet_stat_ids_in_tvshows
+from trending_tv.assets.tmdb_stat import tmdb_stat, tmdb_stat_ids_in_tvshows
+from trending_tv.assets.tweet_stat import tweet_stat, tweet_stat_ids_in_tvshows
 from trending_tv.settings import DataQualityResource
 from trending_tv_tests.lake_fixtures import SHOWS, tiny_lake, tmdb_record, write_day_dimensions, write_hour
 from trending_tv_tests.test_slice_materialize import resources
@@ -172,8 +172,24 @@ def test_bad_tmdb_input_is_handled_counted_and_checked_in_one_run(spark, tmp_pat
         "vote_average": 1,
         "popularity": 1,
     }
+    per_day = {r.data["day"]: r.data for r in stat_meta["per_day"].records}
+    assert per_day["2020-11-23"] == {
+        "day": "2020-11-23",
+        "tracked": 6,
+        "rows": 5,
+        "missing": 1,
+        "stale_popularity": None,  # nothing to compare with on the first day
+    }
+    assert [c.name for c in stat_meta["top_popularity"].schema.columns][:2] == ["date", "show"]
     show_meta = metadata(result, "tvshows")
     assert show_meta["non_latin_names"].value == 1
+    assert [c.name for c in show_meta["preview"].schema.columns] == [
+        "id",
+        "name",
+        "genres_id",
+        "networks_id",
+        "hashtags",
+    ]
     assert show_meta["quality"].value == {
         "without_tmdb_record": 1,
         "without_genres": 3,

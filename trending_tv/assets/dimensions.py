@@ -3,10 +3,9 @@ networks, and the calendar row `date`.
 
 Every table is daily-partitioned (a range is one run, written with one Spark job per table) and
 each day's prefix is swapped whole, so reruns and backfills never change another day. Referential
-integrity is checked by `@asset_check`s that read both tables' partitions from the lake (an asset
-input would make the IO manager load every partition)."""
+integrity is checked by `@asset_check`s that read both tables' partitions from the lake
+(trending_tv.assets.integrity)."""
 
-import re
 import shutil
 import tempfile
 from collections import Counter
@@ -16,34 +15,23 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    BackfillPolicy,
-    MaterializeResult,
-    MetadataValue,
-    PartitionKeyRange,
-    ResourceParam,
-    asset,
-    asset_check,
-)
+from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, ResourceParam
 from dagster_pyspark import LazyPySparkResource
+from pyspark.sql.types import StructType
 
 from ingest_host import layout
 from ingest_host.tracked_shows import TrackedShowList, parse_tracked_shows
 from trending_tv import checks
-from trending_tv.assets.raw import partition_days
+from trending_tv.assets.daily import SPARK_TABLE, UNIQUE_ID_DATE_CHECK, Check, daily_asset, partition_days
+from trending_tv.assets.integrity import ids_in_parent_check
+from trending_tv.assets.metadata import table, written
 from trending_tv.constants import (
     DIMENSIONS_GROUP,
     GENRES_IN_GENRES,
     NAMED_AND_TAGGED,
     NETWORKS_IN_NETWORKS,
     UNIQUE_DATE,
-    UNIQUE_ID_DATE,
 )
-from trending_tv.partitions import daily_partitions
 from trending_tv.resources.lake import LakeResource
 from trending_tv.transforms.dimensions import (
     CATALOG_COUNTS,
@@ -57,8 +45,6 @@ from trending_tv.transforms.dimensions import (
 )
 from trending_tv.transforms.tmdb import TVSHOWS_SCHEMA, parse_tmdb_details, tvshows_rows
 
-_PARTITION = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/")
-
 
 def read_tmdb_day(lake: LakeResource, day: date) -> tuple[TrackedShowList, dict[int, dict], Counter]:
     """The day's tracked list, its TMDB records by id, and the count of each kind of TMDB line."""
@@ -67,40 +53,23 @@ def read_tmdb_day(lake: LakeResource, day: date) -> tuple[TrackedShowList, dict[
     return tracked, details, counts
 
 
-def _skipped(counts: Counter) -> dict[str, int]:
-    return {kind: n for kind, n in sorted(counts.items()) if kind != "records"}
+def add_skipped(total: dict[str, int], counts: Counter) -> None:
+    """Add the TMDB lines that were not records (by kind) to `total`."""
+    add_counts(total, {kind: n for kind, n in sorted(counts.items()) if kind != "records"})
 
 
-def _add(total: dict[str, int], counts: Counter | dict) -> None:
+def add_counts(total: dict[str, int], counts: Counter | dict) -> None:
     for kind, n in counts.items():
         total[kind] = total.get(kind, 0) + n
 
 
-def _files(written: dict[date, list[str]]) -> MetadataValue:
-    return MetadataValue.json({d.isoformat(): keys for d, keys in written.items()})
-
-
-def _preview(rows: list[dict], columns: list[str], limit: int = 10) -> MetadataValue:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows[:limit]]
-    return MetadataValue.md("\n".join(lines))
-
-
-@asset(
-    key="tvshows",
+@daily_asset(
     group_name=DIMENSIONS_GROUP,
-    kinds={"spark", "parquet"},
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
+    kinds=SPARK_TABLE,
     deps=["raw_tmdb"],
-    check_specs=[
-        AssetCheckSpec(UNIQUE_ID_DATE, asset="tvshows", blocking=True, description="(id, date) is unique"),
-        AssetCheckSpec(
-            NAMED_AND_TAGGED,
-            asset="tvshows",
-            blocking=True,
-            description="Every show has a name and at least one hashtag (what posts are matched on)",
-        ),
+    checks=[
+        UNIQUE_ID_DATE_CHECK,
+        Check(NAMED_AND_TAGGED, "Every show has a name and at least one hashtag (what posts are matched on)"),
     ],
 )
 def tvshows(
@@ -117,7 +86,7 @@ def tvshows(
     quality: Counter = Counter({k: 0 for k in TVSHOWS_COUNTS})
     for day in partition_days(context):
         tracked, details, counts = read_tmdb_day(lake, day)
-        _add(skipped, _skipped(counts))
+        add_skipped(skipped, counts)
         absent = [s.id for s in tracked if s.id not in details]
         if absent:
             missing[day.isoformat()] = absent
@@ -125,7 +94,14 @@ def tvshows(
         quality.update(tvshows_quality(day_rows, details))
         rows.extend(day_rows)
     df = pyspark.spark_session.createDataFrame(rows, TVSHOWS_SCHEMA)
-    written = lake.write_daily_table(df, "tvshows", partition_days(context))
+    files = lake.write_daily_table(df, "tvshows", partition_days(context))
+    preview = {
+        "id": "int",
+        "name": "string",
+        "genres_id": "string",
+        "networks_id": "string",
+        "hashtags": "string",
+    }
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
@@ -133,84 +109,73 @@ def tvshows(
             "tmdb_lines_skipped": MetadataValue.json(skipped),
             "quality": MetadataValue.json(dict(quality)),
             "non_latin_names": quality["non_latin_names"],
-            "preview": _preview(rows, ["id", "name", "genres_id", "networks_id", "hashtags"]),
-            "files": _files(written),
-            "path": MetadataValue.path(lake.client.uri(layout.table_prefix("tvshows"))),
+            "preview": table(rows, preview, limit=10),
+            **written(lake, "tvshows", files),
         },
         check_results=[checks.unique_id_date(rows), checks.named_and_tagged(rows)],
     )
 
 
-def _catalog_asset(context, lake, pyspark, table: str, build, schema) -> MaterializeResult:
-    rows: list[dict] = []
-    problems: dict[str, int] = {k: 0 for k in CATALOG_COUNTS}
-    skipped: dict[str, int] = {}
-    per_day = {}
-    for day in partition_days(context):
-        tracked, details, counts = read_tmdb_day(lake, day)
-        _add(skipped, _skipped(counts))
-        result = build(tracked, details, day)
-        _add(problems, result.counts)
-        per_day[day.isoformat()] = len(result.rows)
-        rows.extend(result.rows)
-    df = pyspark.spark_session.createDataFrame(rows, schema)
-    written = lake.write_daily_table(df, table, partition_days(context))
-    columns = [f.name for f in schema.fields if f.name != "date"]
-    latest = [r for r in rows if r["date"] == max(partition_days(context))]
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": len(rows),
-            "rows_by_day": MetadataValue.json(per_day),
-            "tmdb_problems": MetadataValue.json(problems),
-            "tmdb_lines_skipped": MetadataValue.json(skipped),
-            "preview": _preview(latest, columns, limit=20),
-            "files": _files(written),
-            "path": MetadataValue.path(lake.client.uri(layout.table_prefix(table))),
-        },
-        check_results=[checks.unique_id_date(rows)],
+def catalog_asset(name: str, build, schema: StructType, description: str) -> AssetsDefinition:
+    """A small catalog of the day's tracked shows (genres, networks): the TMDB items they reference,
+    one row per (id, date)."""
+
+    @daily_asset(
+        key=name,
+        group_name=DIMENSIONS_GROUP,
+        kinds=SPARK_TABLE,
+        deps=["raw_tmdb"],
+        checks=[UNIQUE_ID_DATE_CHECK],
+        description=description,
     )
+    def _catalog(
+        context: AssetExecutionContext,
+        lake: LakeResource,
+        pyspark: LazyPySparkResource,
+        pyspark_step_launcher: ResourceParam[Any],
+    ) -> MaterializeResult:
+        rows: list[dict] = []
+        problems: dict[str, int] = {k: 0 for k in CATALOG_COUNTS}
+        skipped: dict[str, int] = {}
+        per_day = {}
+        for day in partition_days(context):
+            tracked, details, counts = read_tmdb_day(lake, day)
+            add_skipped(skipped, counts)
+            result = build(tracked, details, day)
+            add_counts(problems, result.counts)
+            per_day[day.isoformat()] = len(result.rows)
+            rows.extend(result.rows)
+        df = pyspark.spark_session.createDataFrame(rows, schema)
+        files = lake.write_daily_table(df, name, partition_days(context))
+        preview = {f.name: "int" if f.name == "id" else "string" for f in schema.fields if f.name != "date"}
+        latest = [r for r in rows if r["date"] == max(partition_days(context))]
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": len(rows),
+                "rows_by_day": MetadataValue.json(per_day),
+                "tmdb_problems": MetadataValue.json(problems),
+                "tmdb_lines_skipped": MetadataValue.json(skipped),
+                "preview": table(latest, preview, limit=20),
+                **written(lake, name, files),
+            },
+            check_results=[checks.unique_id_date(rows)],
+        )
+
+    return _catalog
 
 
-@asset(
-    key="genres",
-    group_name=DIMENSIONS_GROUP,
-    kinds={"spark", "parquet"},
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    deps=["raw_tmdb"],
-    check_specs=[
-        AssetCheckSpec(UNIQUE_ID_DATE, asset="genres", blocking=True, description="(id, date) is unique")
-    ],
+genres = catalog_asset(
+    "genres",
+    genres_rows,
+    GENRES_SCHEMA,
+    "The TV genres (id, name) of the day's tracked shows, as TMDB names them.",
 )
-def genres(
-    context: AssetExecutionContext,
-    lake: LakeResource,
-    pyspark: LazyPySparkResource,
-    pyspark_step_launcher: ResourceParam[Any],
-) -> MaterializeResult:
-    """The TV genres (id, name) of the day's tracked shows, as TMDB names them."""
-    return _catalog_asset(context, lake, pyspark, "genres", genres_rows, GENRES_SCHEMA)
-
-
-@asset(
-    key="networks",
-    group_name=DIMENSIONS_GROUP,
-    kinds={"spark", "parquet"},
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    deps=["raw_tmdb"],
-    check_specs=[
-        AssetCheckSpec(UNIQUE_ID_DATE, asset="networks", blocking=True, description="(id, date) is unique")
-    ],
+networks = catalog_asset(
+    "networks",
+    networks_rows,
+    NETWORKS_SCHEMA,
+    "The TV networks (id, name, origin country) that air the day's tracked shows, from TMDB.",
 )
-def networks(
-    context: AssetExecutionContext,
-    lake: LakeResource,
-    pyspark: LazyPySparkResource,
-    pyspark_step_launcher: ResourceParam[Any],
-) -> MaterializeResult:
-    """The TV networks (id, name, origin country) that air the day's tracked shows, from TMDB."""
-    return _catalog_asset(context, lake, pyspark, "networks", networks_rows, NETWORKS_SCHEMA)
 
 
 DATE_ARROW_SCHEMA = pa.schema(
@@ -224,13 +189,11 @@ DATE_ARROW_SCHEMA = pa.schema(
 )
 
 
-@asset(
-    key="date",
+@daily_asset(
+    key="date",  # the function is not named `date`: that would hide datetime.date in this module
     group_name=DIMENSIONS_GROUP,
     kinds={"python", "parquet"},
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    check_specs=[AssetCheckSpec(UNIQUE_DATE, asset="date", blocking=True, description="date is unique")],
+    checks=[Check(UNIQUE_DATE, "date is unique")],
 )
 def date_dimension(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """The calendar row of each day: ISO weekday (1 = Monday), day, month and year."""
@@ -239,94 +202,34 @@ def date_dimension(context: AssetExecutionContext, lake: LakeResource) -> Materi
     # would overwrite this table's own day, month and year columns.)
     lake.client.ensure_exists()
     rows = [date_row(day) for day in partition_days(context)]
-    written: dict[date, list[str]] = {}
+    files: dict[date, list[str]] = {}
     staging = Path(tempfile.mkdtemp(prefix="trending-tv-date-"))
     try:
         for row in rows:
             folder = staging / row["date"].isoformat()
             folder.mkdir()
-            table = pa.Table.from_pylist([row], schema=DATE_ARROW_SCHEMA)
-            pq.write_table(table, folder / "part-00000.snappy.parquet", compression="snappy")
-            written[row["date"]] = lake.client.replace_prefix_from_folder(
+            arrow = pa.Table.from_pylist([row], schema=DATE_ARROW_SCHEMA)
+            pq.write_table(arrow, folder / "part-00000.snappy.parquet", compression="snappy")
+            files[row["date"]] = lake.client.replace_prefix_from_folder(
                 folder, layout.table_partition_prefix("date", row["date"])
             )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    columns = {"date": "date", "weekday": "int", "day": "int", "month": "int", "year": "int"}
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
-            "preview": _preview(rows, list(DATE_ARROW_SCHEMA.names)),
-            "files": _files(written),
-            "path": MetadataValue.path(lake.client.uri(layout.table_prefix("date"))),
+            "preview": table(rows, columns, limit=10),
+            **written(lake, "date", files),
         },
         check_results=[checks.unique_key(rows, ["date"], UNIQUE_DATE)],
     )
 
 
-# --- Referential integrity, read from the lake ---
-
-
-def check_days(context: AssetCheckExecutionContext, lake: LakeResource, table: str) -> list[date]:
-    """The days a check covers: the run's partition or range; run on its own (no partition), every
-    day of `table` present in the lake."""
-    tags = context.run.tags
-    start = tags.get("dagster/asset_partition_range_start")
-    end = tags.get("dagster/asset_partition_range_end")
-    if start and end:
-        keys = daily_partitions.get_partition_keys_in_range(PartitionKeyRange(start, end))
-        return [date.fromisoformat(k) for k in keys]
-    if tags.get("dagster/partition"):
-        return [date.fromisoformat(tags["dagster/partition"])]
-    found = {_PARTITION.search(o.key) for o in lake.client.list(layout.table_prefix(table))}
-    return sorted(date(int(m[1]), int(m[2]), int(m[3])) for m in found if m)
-
-
-def lake_ids(lake: LakeResource, table: str, column: str, day: date) -> list[int] | None:
-    """The ids in one column of a table's day (list columns flattened); None when the day is absent."""
-    try:
-        values = lake.read_table_partition(table, day).column(column).to_pylist()
-    except FileNotFoundError:
-        return None
-    flat: list[int] = []
-    for value in values:
-        if isinstance(value, list):
-            flat.extend(v for v in value if v is not None)
-        elif value is not None:
-            flat.append(value)
-    return flat
-
-
-def ids_in_parent(
-    lake: LakeResource, days: list[date], child: str, column: str, parent: str, check_name: str
-) -> AssetCheckResult:
-    """`child.column` within `parent.id` on every day, both read from the lake."""
-    parent_ids = {day: lake_ids(lake, parent, "id", day) for day in days}
-    return checks.ids_within(
-        {day: lake_ids(lake, child, column, day) for day in days},
-        {day: (set(ids) if ids is not None else None) for day, ids in parent_ids.items()},
-        check_name,
-        f"{child}.{column}",
-        parent,
-    )
-
-
-@asset_check(
-    asset="tvshows",
-    name=GENRES_IN_GENRES,
-    additional_deps=["genres"],
-    description="Every id in tvshows.genres_id is a genres.id of the same day (read from the lake)",
+# The ids in tvshows' list columns are genres and networks of the same day (not blocking).
+tvshows_genres_in_genres = ids_in_parent_check(
+    "tvshows", "genres_id", "genres", GENRES_IN_GENRES, blocking=False
 )
-def tvshows_genres_in_genres(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    days = check_days(context, lake, "tvshows")
-    return ids_in_parent(lake, days, "tvshows", "genres_id", "genres", GENRES_IN_GENRES)
-
-
-@asset_check(
-    asset="tvshows",
-    name=NETWORKS_IN_NETWORKS,
-    additional_deps=["networks"],
-    description="Every id in tvshows.networks_id is a networks.id of the same day (read from the lake)",
+tvshows_networks_in_networks = ids_in_parent_check(
+    "tvshows", "networks_id", "networks", NETWORKS_IN_NETWORKS, blocking=False
 )
-def tvshows_networks_in_networks(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    days = check_days(context, lake, "tvshows")
-    return ids_in_parent(lake, days, "tvshows", "networks_id", "networks", NETWORKS_IN_NETWORKS)

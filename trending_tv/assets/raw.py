@@ -3,62 +3,48 @@
 The blocking `raw_data_landed` checks replace the 2020 project's S3DataQualityOperator: with
 nothing landed the run stops here, before any Spark work starts."""
 
-from datetime import date
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
-    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
-    asset,
 )
 
 from ingest_host import layout
 from ingest_host.tracked_shows import TrackedShowsError, parse_tracked_shows
+from trending_tv.assets.daily import Check, daily_asset, partition_days
+from trending_tv.assets.metadata import table
 from trending_tv.constants import ALL_HOURS_PRESENT, RAW_DATA_LANDED, RAW_GROUP
 from trending_tv.freshness import DAILY_FRESHNESS
-from trending_tv.partitions import daily_partitions
 from trending_tv.raw_manifest import DayManifest, seal_tmdb_day, seal_tweet_day, write_manifest
 from trending_tv.resources.lake import LakeResource
 
-
-def partition_days(context: AssetExecutionContext) -> list[date]:
-    """The days of this run: one partition, or a whole range in a single-run backfill."""
-    return [date.fromisoformat(k) for k in context.partition_keys]
+RAW_FILES = frozenset({"json", "s3"})
 
 
-def _manifest_table(manifests: list[DayManifest], with_hours: bool) -> str:
-    header = "| day | files | bytes | lines |" + (" hours present |" if with_hours else "")
-    rule = "|---|---:|---:|---:|" + ("---:|" if with_hours else "")
+def _manifest_table(manifests: list[DayManifest], with_hours: bool):
+    columns = {"day": "date", "files": "int", "bytes": "int", "lines": "int"}
     rows = [
-        f"| {m.day} | {len(m.files)} | {m.total_bytes:,} | {m.total_lines:,} |"
-        + (f" {len(m.hours_present)} |" if with_hours else "")
+        {
+            "day": m.day,
+            "files": len(m.files),
+            "bytes": m.total_bytes,
+            "lines": m.total_lines,
+            "hours_present": len(m.hours_present),
+        }
         for m in manifests
     ]
-    return "\n".join([header, rule, *rows])
+    return table(rows, columns | ({"hours_present": "int"} if with_hours else {}))
 
 
-@asset(
-    key="raw_tweets",
+@daily_asset(
     group_name=RAW_GROUP,
+    kinds=RAW_FILES,
     freshness_policy=DAILY_FRESHNESS,
-    kinds={"json", "s3"},
-    partitions_def=daily_partitions,
-    # single_run is beta in 1.13; the design needs one run per backfill range (see pyproject filter)
-    backfill_policy=BackfillPolicy.single_run(),
-    check_specs=[
-        AssetCheckSpec(
-            RAW_DATA_LANDED,
-            asset="raw_tweets",
-            blocking=True,
-            description="At least one hourly post file landed for every day of the run",
-        ),
-        AssetCheckSpec(
-            ALL_HOURS_PRESENT, asset="raw_tweets", description="All 24 hourly files of each day are present"
-        ),
+    checks=[
+        Check(RAW_DATA_LANDED, "At least one hourly post file landed for every day of the run"),
+        Check(ALL_HOURS_PRESENT, "All 24 hourly files of each day are present", blocking=False),
     ],
 )
 def raw_tweets(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
@@ -82,7 +68,7 @@ def raw_tweets(context: AssetExecutionContext, lake: LakeResource) -> Materializ
             "bytes": sum(m.total_bytes for m in manifests),
             "lines": sum(m.total_lines for m in manifests),
             "hours_present": sum(len(m.hours_present) for m in manifests),
-            "days": MetadataValue.md(_manifest_table(manifests, with_hours=True)),
+            "days": _manifest_table(manifests, with_hours=True),
             "lake": MetadataValue.path(lake.client.uri(layout.TWEET_RAW + "/")),
         },
         check_results=[
@@ -103,20 +89,12 @@ def raw_tweets(context: AssetExecutionContext, lake: LakeResource) -> Materializ
     )
 
 
-@asset(
-    key="raw_tmdb",
+@daily_asset(
     group_name=RAW_GROUP,
+    kinds=RAW_FILES,
     freshness_policy=DAILY_FRESHNESS,
-    kinds={"json", "s3"},
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    check_specs=[
-        AssetCheckSpec(
-            RAW_DATA_LANDED,
-            asset="raw_tmdb",
-            blocking=True,
-            description="Each day of the run has its TMDB details file and a valid tracked-show list",
-        )
+    checks=[
+        Check(RAW_DATA_LANDED, "Each day of the run has its TMDB details file and a valid tracked-show list")
     ],
 )
 def raw_tmdb(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
@@ -148,7 +126,7 @@ def raw_tmdb(context: AssetExecutionContext, lake: LakeResource) -> MaterializeR
             "bytes": sum(m.total_bytes for m in manifests),
             "lines": sum(m.total_lines for m in manifests),
             "tracked_list_repairs": repairs,
-            "days": MetadataValue.md(_manifest_table(manifests, with_hours=False)),
+            "days": _manifest_table(manifests, with_hours=False),
             "lake": MetadataValue.path(lake.client.uri(layout.TMDB_RAW + "/")),
         },
         check_results=[

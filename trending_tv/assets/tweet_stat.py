@@ -1,64 +1,44 @@
-"""Fact tables computed with PySpark."""
+"""tweet_stat, the daily post counts per tracked show, computed with PySpark, and its check against
+tvshows."""
 
 from typing import Any
 
-from dagster import (
-    AssetCheckSpec,
-    AssetExecutionContext,
-    BackfillPolicy,
-    MaterializeResult,
-    MetadataValue,
-    ResourceParam,
-    asset,
-)
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ResourceParam
 from dagster_pyspark import LazyPySparkResource
 
-from ingest_host import layout
 from trending_tv import checks
-from trending_tv.assets.raw import partition_days
-from trending_tv.constants import COUNTS_CONSISTENT, FACTS_GROUP, ONE_ROW_PER_TRACKED_SHOW, UNIQUE_ID_DATE
+from trending_tv.assets.daily import SPARK_TABLE, UNIQUE_ID_DATE_CHECK, Check, daily_asset, partition_days
+from trending_tv.assets.integrity import ids_in_parent_check
+from trending_tv.assets.metadata import table, written
+from trending_tv.constants import COUNTS_CONSISTENT, FACTS_GROUP, IDS_IN_TVSHOWS, ONE_ROW_PER_TRACKED_SHOW
 from trending_tv.freshness import DAILY_FRESHNESS
-from trending_tv.partitions import daily_partitions
 from trending_tv.resources.lake import LakeResource
+from trending_tv.transforms.posts import NOTICE_KINDS
 from trending_tv.transforms.tmdb import tracked_from_tvshows
 from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
 
 
-def _top_shows_md(rows: list[dict], names: dict[int, str], limit: int = 10) -> str:
-    totals: dict[int, list[int]] = {}
+def _top_shows(rows: list[dict], names: dict[int, str], limit: int = 10) -> list[dict]:
+    totals: dict[int, dict] = {}
     for r in rows:
-        t = totals.setdefault(r["id"], [0, 0, 0])
-        t[0] += r["hashtag_count"]
-        t[1] += r["text_count"]
-        t[2] += r["tweet_count"]
-    top = sorted(totals.items(), key=lambda kv: (-kv[1][2], kv[0]))[:limit]
-    lines = ["| show | tweets | by hashtag | by text |", "|---|---:|---:|---:|"]
-    lines += [f"| {names.get(i, i)} | {t[2]:,} | {t[0]:,} | {t[1]:,} |" for i, t in top]
-    return "\n".join(lines)
+        total = totals.setdefault(
+            r["id"], {"show": names.get(r["id"], str(r["id"])), "tweets": 0, "by_hashtag": 0, "by_text": 0}
+        )
+        total["tweets"] += r["tweet_count"]
+        total["by_hashtag"] += r["hashtag_count"]
+        total["by_text"] += r["text_count"]
+    return [t for _, t in sorted(totals.items(), key=lambda kv: (-kv[1]["tweets"], kv[0]))][:limit]
 
 
-@asset(
-    key="tweet_stat",
+@daily_asset(
     group_name=FACTS_GROUP,
+    kinds=SPARK_TABLE,
     freshness_policy=DAILY_FRESHNESS,
-    kinds={"spark", "parquet"},
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
     deps=["raw_tweets", "tvshows"],
-    check_specs=[
-        AssetCheckSpec(
-            ONE_ROW_PER_TRACKED_SHOW,
-            asset="tweet_stat",
-            blocking=True,
-            description="One row per show tracked that day, zeros included",
-        ),
-        AssetCheckSpec(UNIQUE_ID_DATE, asset="tweet_stat", blocking=True, description="(id, date) is unique"),
-        AssetCheckSpec(
-            COUNTS_CONSISTENT,
-            asset="tweet_stat",
-            blocking=True,
-            description="max(hashtag, text) <= tweet <= hashtag + text",
-        ),
+    checks=[
+        Check(ONE_ROW_PER_TRACKED_SHOW, "One row per show tracked that day, zeros included"),
+        UNIQUE_ID_DATE_CHECK,
+        Check(COUNTS_CONSISTENT, "max(hashtag, text) <= tweet <= hashtag + text"),
     ],
 )
 def tweet_stat(
@@ -77,12 +57,13 @@ def tweet_stat(
     context.log.info(f"Counting {len(days)} day(s) from {len(keys)} raw files")
     with lake.local_paths(keys) as paths:
         result = compute_tweet_stat(pyspark.spark_session, paths, shows_by_day)
-        written = lake.write_daily_table(result.table, "tweet_stat", days)
+        files = lake.write_daily_table(result.table, "tweet_stat", days)
     names = {s.id: s.name for shows in shows_by_day.values() for s in shows}
     tracked = {day: {s.id for s in shows} for day, shows in shows_by_day.items()}
-    notices = {k: result.line_counts[k] for k in ("limit", "delete", "errors", "other")}
-    per_day = ["| day | posts | duplicates dropped |", "|---|---:|---:|"] + [
-        f"| {d} | {v['posts']:,} | {v['duplicates']:,} |" for d, v in result.per_day.items()
+    notices = {k: result.line_counts[k] for k in NOTICE_KINDS}
+    per_day = [
+        {"day": d, "posts": v["posts"], "duplicates_dropped": v["duplicates"]}
+        for d, v in result.per_day.items()
     ]
     return MaterializeResult(
         metadata={
@@ -97,10 +78,12 @@ def tweet_stat(
             "keepalives_skipped": result.line_counts["keepalive"],
             "notices_skipped": sum(notices.values()),
             "notices_by_kind": MetadataValue.json(notices),
-            "per_day": MetadataValue.md("\n".join(per_day)),
-            "top_shows": MetadataValue.md(_top_shows_md(result.rows, names)),
-            "files": MetadataValue.json({d.isoformat(): k for d, k in written.items()}),
-            "path": MetadataValue.path(lake.client.uri(layout.table_prefix("tweet_stat"))),
+            "per_day": table(per_day, {"day": "date", "posts": "int", "duplicates_dropped": "int"}),
+            "top_shows": table(
+                _top_shows(result.rows, names),
+                {"show": "string", "tweets": "int", "by_hashtag": "int", "by_text": "int"},
+            ),
+            **written(lake, "tweet_stat", files),
         },
         check_results=[
             checks.one_row_per_tracked_show(result.rows, tracked),
@@ -108,3 +91,6 @@ def tweet_stat(
             checks.counts_consistent(result.rows),
         ],
     )
+
+
+tweet_stat_ids_in_tvshows = ids_in_parent_check("tweet_stat", "id", "tvshows", IDS_IN_TVSHOWS, blocking=True)

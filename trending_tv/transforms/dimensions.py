@@ -1,8 +1,8 @@
 """The genres, networks and date dimensions of a day, in plain Python (a day is a few hundred rows).
 
 genres and networks are the distinct ids found in the day's TMDB records of the tracked shows,
-deduplicated on id (the 2020 project deduplicated on (id, name), so a renamed genre appeared twice,
-seed weakness 21); a network's `origin_country` is TMDB's own value for that network, blank only
+deduplicated on id (the 2020 project deduplicated on (id, name), so a renamed genre appeared
+twice); a network's `origin_country` is TMDB's own value for that network, blank only
 when TMDB has none. The date row is the calendar of the partition day, ISO weekday (1 = Monday)."""
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ NETWORKS_SCHEMA = T.StructType(
         T.StructField("date", T.DateType()),
     ]
 )
-DATE_COLUMNS = ("date", "weekday", "day", "month", "year")
 CATALOG_COUNTS = ("invalid_items", "without_name", "name_conflicts")
 TVSHOWS_COUNTS = (
     "without_tmdb_record",

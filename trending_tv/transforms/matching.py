@@ -1,4 +1,4 @@
-"""Which tracked shows a post mentions (DESIGN, counting rules 5 and 6), in plain Python.
+"""Which tracked shows a post mentions (docs/design.md, counting rules 5 and 6), in plain Python.
 
 The same function runs inside Spark (an Arrow-batched UDF) and in unit tests: Python's
 `html.unescape`, NFKC, `casefold` and Unicode `\\w` are the contract, and Spark SQL has no

@@ -1,6 +1,6 @@
 """Raw stream lines -> one row per line with its kind and, for posts, the counted content
-(DESIGN, counting rules 2-4). Explicit schemas only: no inference, so a day without some nested
-field parses the same as any other (seed weakness 15).
+(docs/design.md, counting rules 2-4). Explicit schemas only: no inference, so a day without some
+nested field parses the same as any other (an inferred schema changes with the day's data).
 
 Kinds of line:
 - `keepalive`: blank or whitespace only;

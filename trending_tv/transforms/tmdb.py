@@ -116,7 +116,7 @@ def tracked_from_tvshows(rows: Iterable[dict]) -> list[TrackedShow]:
     ]
 
 
-# tmdb_stat: DESIGN's columns and types, in DESIGN's order.
+# tmdb_stat: the columns and types of docs/design.md ("Table schemas"), in that order.
 TMDB_STAT_SCHEMA = T.StructType(
     [
         T.StructField("id", T.LongType()),
@@ -159,7 +159,7 @@ class TmdbStatDay:
 
 
 def tmdb_stat_rows(tracked: TrackedShowList, details: dict[int, dict], day: date) -> TmdbStatDay:
-    """One row per show tracked on `day` that has a TMDB record that day, typed as DESIGN says.
+    """One row per show tracked on `day` that has a TMDB record that day, typed as docs/design.md says.
 
     `date` is the day the snapshot was taken (the ingest host fetches at 23:30 UTC and labels the
     file with that UTC day), so the row describes TMDB's state on that day. A value that is absent,
@@ -190,8 +190,8 @@ def tmdb_stat_rows(tracked: TrackedShowList, details: dict[int, dict], day: date
 
 
 def stale_popularity(today: Iterable[dict], previous: Iterable[dict] | None) -> list[int] | None:
-    """Ids whose popularity is exactly the previous day's: TMDB did not refresh them (seed weakness
-    24: an unchanged value means "not refreshed", not "no change"). None when there is no previous
+    """Ids whose popularity is exactly the previous day's: TMDB did not refresh them (an
+    unchanged value means "not refreshed", not "no change"). None when there is no previous
     day to compare with; shows without a popularity on either day are not compared."""
     if previous is None:
         return None

@@ -1,5 +1,5 @@
 """tweet_stat: per tracked show and UTC day, posts mentioning it by hashtag, by text, and either
-(DESIGN, "Counting rules for tweet_stat"). One Spark job for any range of days."""
+(docs/design.md, "Counting rules for tweet_stat"). One Spark job for any range of days."""
 
 from __future__ import annotations
 
