@@ -60,7 +60,7 @@ def test_purge_deletes_only_old_finished_runs_without_asset_events(instance):
     assert instance.get_latest_materialization_event(a_table.key).run_id == kept
 
 
-def test_fail_orphaned_runs_fails_only_that_servers_in_flight_runs(instance):
+def test_fail_orphaned_runs_fails_only_the_collected_runs_of_that_server(instance):
     orphans = load("fail_orphaned_runs")
 
     def started_through(port: int) -> str:
@@ -75,9 +75,14 @@ def test_fail_orphaned_runs_fails_only_that_servers_in_flight_runs(instance):
     started_here = started_through(4000)
     started_elsewhere = started_through(4001)
     assert instance.get_run_by_id(started_here).status == DagsterRunStatus.STARTED
-    assert orphans.fail_orphaned_runs(instance, "127.0.0.1", 4000) == [started_here]
+    collected = orphans.orphaned_runs(instance, "127.0.0.1", 4000)
+    assert collected == [started_here]
+    launched_meanwhile = started_through(4000)  # by the new server, between collect and fail
+    assert orphans.fail_runs(instance, collected, "127.0.0.1", 4000) == [started_here]
     assert instance.get_run_by_id(started_here).status == DagsterRunStatus.FAILURE
     assert instance.get_run_by_id(started_elsewhere).status == DagsterRunStatus.STARTED
+    assert instance.get_run_by_id(launched_meanwhile).status == DagsterRunStatus.STARTED
+    assert orphans.fail_runs(instance, collected, "127.0.0.1", 4000) == []  # already failed
 
 
 def test_the_lock_file_pins_exactly_the_installed_extras():
