@@ -70,8 +70,9 @@ def replay_and_upload(lake: Lake) -> None:
 
     for leftover in DEMO_BUFFER.parent.glob(DEMO_BUFFER.name + "*"):  # a fresh buffer every time
         leftover.unlink()
-    # Default settings (not the user's environment or .env): this buffer, this lake, plain files.
-    settings = Settings(lake=lake.url, buffer=str(DEMO_BUFFER))
+    # Default settings (not the user's environment or .env): this buffer, this lake, plain files; a
+    # throw-away buffer needs no fsync per line to survive power loss (FULL makes the replay minutes long).
+    settings = Settings(lake=lake.url, buffer=str(DEMO_BUFFER), sqlite_synchronous="NORMAL")
     started = time.monotonic()
     hours = ((END - START).days + 1) * 24
 
@@ -219,28 +220,29 @@ def print_top_shows(lake: Lake) -> None:
 
 def print_report(lake: Lake) -> None:
     """The last day's trending shows, and where the report's charts are."""
-    from trending_tv.assets.trends import report_key
+    from trending_tv.assets.show_trends import report_key
 
     trends = [r for r in read_table(lake, "show_trends") if r["date"] == END]
     if not trends:
         return
+    ranked = sorted((r for r in trends if r["trend_rank"] is not None), key=lambda r: r["trend_rank"])
     table = Table(
-        title=f"Trending on {END}: z-score of each show's share of posts against its own last 7 days",
+        title=f"Trending on {END}: posts against what the show's own last 7 days predict",
         title_justify="left",
     )
-    for column in ("rank", "show", "posts", "share", "vs day before", "z-score", "TMDB popularity"):
+    for column in ("rank", "show", "posts", "expected", "x usual", "score", "TMDB popularity"):
         table.add_column(column, justify="left" if column == "show" else "right")
-    for r in sorted(trends, key=lambda r: r["rank"])[:10]:
+    for r in ranked[:10]:
         table.add_row(
-            str(r["rank"]),
+            str(r["trend_rank"]),
             r["name"],
-            f"{r['tweet_count']:,}",
-            f"{r['share']:.1%}",
-            "n/a" if r["tweet_count_change"] is None else f"{r['tweet_count_change']:+,}",
-            "n/a" if r["zscore"] is None else f"{r['zscore']:.1f}",
+            f"{r['posts']:,}",
+            f"{r['expected_posts']:,.0f}",
+            f"{r['ratio']:.1f}x",
+            f"{r['trend_score']:.1f}",
             "n/a" if r["popularity"] is None else f"{r['popularity']:.1f}",
         )
-    console.print(table)
+    console.print(table if ranked else f"No show above its expected level with enough posts on {END}.")
     console.print("Charts and report:")
     for obj in lake.list(report_key(END, "")):
         console.print(f"    {lake.uri(obj.key)}")
