@@ -1,8 +1,8 @@
 """`ingest-host`: the ingest host's one command line.
 
 Exit codes: 0 done; 1 failed or work left (e.g. hours not uploaded, TMDB or counts coverage too
-low, the monthly X spend limit reached);
-2 configuration error; 3 credentials refused (X 401/403, TMDB 401).
+low, the monthly X spend limit reached); 2 configuration error; 3 credentials refused (X 401/403,
+TMDB 401); 4 disk full (any command); 5 another upload holds the upload lock.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ingest_host.buffer import EXIT_DISK_FULL, is_disk_full
         from ingest_host.tracked_shows import TrackedShowsError
 
         try:
@@ -49,6 +50,8 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as error:
             if type(error).__name__ in ("AuthError", "TmdbAuthError"):
                 _fail(EXIT_AUTH, f"ingest-host: {error}")
+            if is_disk_full(error):  # retrying cannot help until space is freed
+                _fail(EXIT_DISK_FULL, f"ingest-host: disk full: {error}")
             log.error("failed: %s: %s", type(error).__name__, error, exc_info=True)
             _fail(EXIT_FAILED, f"ingest-host: failed: {type(error).__name__}: {error}")
 

@@ -11,7 +11,11 @@
   TRENDING_TV_PRICE_PER_POST_READ, spread evenly over the month's hours left, within the monthly
   limit shared with fetch-counts (whose planned spend is set aside first). It is spread over the
   hour: the hour is cut into slices and the stream pauses (disconnects) once a slice's share is
-  used, resuming at the next slice. Minutes connected are recorded per hour.
+  used, resuming at the next slice. Minutes connected are recorded per hour, and so are the
+  minutes the cap keeps it paused (a slice's share or the hour's cap used, or nothing left to
+  spend: cap 0): a sample by design, covered, not an outage.
+- A buffer that cannot store a line (a full disk) stops the stream: StorageError, raised from the
+  buffer's error, so the CLI can tell a full disk (exit 4) from other failures.
 - SIGTERM/SIGINT (the `stop` event) disconnect and return cleanly.
 """
 
@@ -21,6 +25,7 @@ import contextlib
 import logging
 import math
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import requests
@@ -124,8 +129,9 @@ class CapGuard:
         hour = self._hour
         assert hour is not None
         if self._received >= self._cap:
-            if self._cap > 0:
-                self.buffer.mark_cap_reached(hour, now, self._cap)
+            # also at cap 0 (nothing left to spend this month): the hour is a sample of nothing by
+            # design, recorded as capped and covered, never as missing
+            self.buffer.mark_cap_reached(hour, now, self._cap)
             return hour + HOUR_MS
         if self._received >= self.quota_now(now):
             slice_ms = HOUR_MS // self.slices
@@ -134,13 +140,17 @@ class CapGuard:
 
 
 class XStream(tweepy.StreamingClient):
-    """tweepy's StreamingClient with a defensive `on_data` writing to the buffer."""
+    """tweepy's StreamingClient with a defensive `on_data` writing to the buffer. `clock` (epoch ms)
+    stamps receipts, coverage and cap decisions."""
 
-    def __init__(self, settings: Settings, buffer: Buffer, guard: CapGuard):
+    def __init__(
+        self, settings: Settings, buffer: Buffer, guard: CapGuard, clock: Callable[[], int] = now_ms
+    ):
         super().__init__(settings.require("x_bearer_token"), daemon=True, wait_on_rate_limit=False)
         self.settings = settings
         self.buffer = buffer
         self.guard = guard
+        self.clock = clock
         self.base = settings.x_api_url.rstrip("/")
         mount_base_url(self.session, self.base, settings.http_timeout)
         self.session.hooks["response"].append(self._remember_response)
@@ -183,7 +193,7 @@ class XStream(tweepy.StreamingClient):
         log.info("stream connected")
 
     def _mark(self, at: int | None = None) -> None:
-        at = now_ms() if at is None else at
+        at = self.clock() if at is None else at
         try:
             self.buffer.mark_minute(at, cap=self.guard.cap(at))
         except Exception:
@@ -191,7 +201,7 @@ class XStream(tweepy.StreamingClient):
 
     def on_data(self, raw_data: bytes) -> None:  # type: ignore[override]
         try:
-            received = now_ms()
+            received = self.clock()
             accepted = self.buffer.accept(raw_data, received)
         except Exception as error:  # the buffer cannot store: stop streaming (nothing else may)
             self.storage_error = error
@@ -209,8 +219,9 @@ class XStream(tweepy.StreamingClient):
 
     def on_keep_alive(self) -> None:
         try:
-            self.buffer.count_keepalive()
-            self._mark()
+            at = self.clock()
+            self.buffer.count_keepalive(at)
+            self._mark(at)
         except Exception:
             log.exception("could not count a keep-alive")
 
@@ -281,21 +292,37 @@ def sync_with_retries(client: XStream, settings: Settings, shows=None) -> None:
     )
 
 
-def run_stream(settings: Settings, stop: threading.Event) -> None:
-    """Stream until `stop` is set. Raises AuthError (401/403) or StorageError."""
+def _first_error(error: BaseException) -> BaseException:
+    """The error that started `error`'s chain: after a full disk SQLite's own rollback fails too
+    ("no transaction is active"), and the disk is the news."""
+    for _ in range(20):
+        earlier = error.__cause__ or error.__context__
+        if earlier is None:
+            break
+        error = earlier
+    return error
+
+
+def run_stream(settings: Settings, stop: threading.Event, clock: Callable[[], int] = now_ms) -> None:
+    """Stream until `stop` is set. Raises AuthError (401/403) or StorageError (raised from the
+    buffer's error: a full disk is recognisable with `buffer.is_disk_full`). `clock` gives the time
+    in epoch ms (tests pin it; pauses still wait in real time)."""
     shows = load_tracked_shows(settings)
     with (
         Buffer(settings.buffer, settings.sqlite_synchronous) as buffer,
         SpendLedger(settings.buffer) as ledger,
     ):
         guard = CapGuard(buffer, settings, ledger, counts_cost_per_day(settings, len(shows)))
-        client = XStream(settings, buffer, guard)
+        client = XStream(settings, buffer, guard, clock)
         sync_with_retries(client, settings, shows)
         failures = 0
         while not stop.is_set():
-            now = now_ms()
+            now = clock()
             resume = guard.resume_at(now)
             if resume is not None:
+                # paused by the cap on purpose until `resume`: covered (a sample), not an outage;
+                # recorded ahead, as the stream would collect nothing in these minutes anyway
+                buffer.mark_paused(now, resume)
                 log.info(
                     "cap: %d posts this hour (cap %d); paused until %s",
                     guard._received,
@@ -317,7 +344,11 @@ def run_stream(settings: Settings, stop: threading.Event) -> None:
             if client.fatal_status:
                 raise AuthError(_auth_message(client.fatal_status))
             if client.storage_error:
-                raise StorageError(f"the buffer could not store a line: {client.storage_error}")
+                raise StorageError(
+                    f"the buffer ({settings.buffer}) could not store a line: "
+                    f"{_first_error(client.storage_error)}; "
+                    "the stream stopped rather than pay for posts it cannot keep"
+                ) from client.storage_error
             if client.crashed is not None and not stop.is_set():
                 failures += 1
                 wait = min(settings.retry_wait_max, settings.retry_wait * 2 ** (failures - 1))

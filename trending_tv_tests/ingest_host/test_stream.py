@@ -8,15 +8,19 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 
 from ingest_host.budget import SpendLedger
 from ingest_host.buffer import HOUR_MS, Buffer
 from ingest_host.config import load_settings
+from ingest_host.lake import Lake
 from ingest_host.rules import build_rules, is_ours
 from ingest_host.stream import CapGuard, run_stream
 from ingest_host.tracked_shows import TrackedShow
+from ingest_host.upload import run_upload
 from trending_tv_tests.ingest_host.conftest import child_env, ingest_host_cmd, run_cli
 from trending_tv_tests.ingest_host.servers import BEARER, FakeX, utc, v2_post, wait_for
 
@@ -175,6 +179,36 @@ def test_missing_token_is_a_config_error(env):
     assert result.returncode == 2 and "X_BEARER_TOKEN is not set" in result.stderr
 
 
+def _pinned(moment) -> Callable[[], int]:
+    """A stream clock stopped at `moment` (epoch ms): cap decisions never depend on the real minute."""
+    at = int(moment.timestamp() * 1000)
+    return lambda: at
+
+
+def _run_until(settings, clock, done: Callable[[], bool], timeout: float = 10) -> bool:
+    """run_stream in a thread with `clock` until `done()` (or `timeout`), then stopped."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_stream, args=(settings, stop, clock))
+    thread.start()
+    try:
+        return wait_for(done, timeout)
+    finally:
+        stop.set()
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def _day_coverage(settings, now: str) -> dict:
+    run_upload(settings, now=int(datetime.fromisoformat(now).timestamp() * 1000))
+    return json.loads(
+        Lake.from_url(settings.lake).read_bytes("ingest_meta/tweet_raw/2024/01/01/2024-01-01.json")
+    )
+
+
+def _minutes(first: int, last: int) -> int:
+    return sum(1 << m for m in range(first, last + 1))
+
+
 def test_hourly_cap_pauses_the_stream_and_keeps_posts_already_sent(env, monkeypatch):
     with FakeX() as x:
         monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
@@ -184,28 +218,92 @@ def test_hourly_cap_pauses_the_stream_and_keeps_posts_already_sent(env, monkeypa
         monkeypatch.setenv("TRENDING_TV_SLICES_PER_HOUR", "1")
         settings = load_settings()
         now = utc(2024, 1, 1, 10, 30)
+        hour = int(utc(2024, 1, 1, 10).timestamp() * 1000)
         # seven posts arrive in one burst: the stream pauses after the fifth, the sixth and seventh
         # were already delivered (paid for) and are kept
         x.feed(*(v2_post(i, now) for i in range(1, 8)))
-        stop = threading.Event()
-        thread = threading.Thread(target=run_stream, args=(settings, stop))
-        thread.start()
-        try:
-            assert wait_for(lambda: len(x.sent) >= 7, 10)
-            assert wait_for(lambda: len(_stored_ids(settings.buffer)) >= 5, 10)
-            time.sleep(0.5)
-            connects = x.connects
-        finally:
-            stop.set()
-            thread.join(10)
-    assert not thread.is_alive()
+
+        def paused_to_the_end_of_the_hour() -> bool:
+            with Buffer(settings.buffer) as buffer:
+                return len(x.sent) >= 7 and buffer.paused(hour) == _minutes(30, 59)
+
+        assert _run_until(settings, _pinned(now), paused_to_the_end_of_the_hour)
+        connects = x.connects
     assert connects == 1  # paused for the rest of the hour: no reconnect
-    stored = _stored_ids(settings.buffer)
-    assert {"1", "2", "3", "4", "5"} <= stored
+    assert {"1", "2", "3", "4", "5"} <= _stored_ids(settings.buffer)
     with Buffer(settings.buffer) as buffer:
-        hour = int(time.time() * 1000) // HOUR_MS * HOUR_MS
         minutes, cap, reached = buffer.coverage(hour)
-    assert cap == 5 and reached is not None and minutes > 0
+    assert (minutes, cap, reached) == (_minutes(30, 30), 5, int(now.timestamp() * 1000))
+
+
+def test_a_slice_pause_is_recorded_as_covered_by_the_cap(env, monkeypatch):
+    """12 posts an hour in 12 slices: by the end of the 10:30-10:35 slice 7 are allowed. The seventh,
+    at 10:31, pauses the stream to 10:35: minutes 32-34 are paused by the cap (covered, minute 31 was
+    connected), so the hour is partial for the minutes before the stream started, never for the
+    pause."""
+    with FakeX() as x:
+        monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
+        for key, value in UNCAPPED.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("TRENDING_TV_MAX_POSTS_PER_HOUR", "12")
+        monkeypatch.setenv("TRENDING_TV_SLICES_PER_HOUR", "12")
+        settings = load_settings()
+        now = utc(2024, 1, 1, 10, 31)
+        hour = int(utc(2024, 1, 1, 10).timestamp() * 1000)
+        x.feed(*(v2_post(i, now) for i in range(1, 8)))
+
+        def paused_to_the_slice_end() -> bool:
+            with Buffer(settings.buffer) as buffer:
+                return buffer.paused(hour) != 0
+
+        assert _run_until(settings, _pinned(now), paused_to_the_slice_end)
+        connects = x.connects
+    assert connects == 1
+    assert _stored_ids(settings.buffer) == {str(i) for i in range(1, 8)}
+    with Buffer(settings.buffer) as buffer:
+        assert buffer.paused(hour) == _minutes(31, 34)
+        assert buffer.coverage(hour) == (_minutes(31, 31), 12, None)  # a slice pause: the cap not reached
+    ten = (coverage := _day_coverage(settings, "2024-01-01T12:10:00+00:00"))["hours"]["10"]
+    assert (ten["state"], ten["minutes_covered"], ten["minutes_connected"]) == ("partial", 4, 1)
+    assert ten["minutes_paused_by_cap"] == 3 and ten["posts"] == 7 and ten["cap_reached_at"] is None
+    assert ten["minutes_covered_mask"] == "0" * 31 + "1" * 4 + "0" * 25
+    assert coverage["capped_hours"] == ["10"] and "10" not in coverage["missing_hours"]
+
+
+def test_a_spent_budget_records_its_hours_as_capped_not_missing(env, monkeypatch):
+    """The month's spending limit is used up (fetch-counts spent it): the cap is 0. The stream never
+    connects, and the rest of the hour is recorded as paused by the cap (a sample of nothing, by
+    design), so the hour is capped and covered from then on, not missing."""
+    monkeypatch.setenv("TRENDING_TV_STREAM_BUDGET_USD", "1")
+    monkeypatch.setenv("TRENDING_TV_MONTHLY_SPEND_LIMIT_USD", "1")
+    settings = load_settings()
+    now = utc(2024, 1, 1, 10, 20)
+    hour = int(utc(2024, 1, 1, 10).timestamp() * 1000)
+    with SpendLedger(settings.buffer) as ledger:
+        for _ in range(200):  # $1 of counts requests this month: the limit
+            ledger.record(utc(2024, 1, 1, 0, 30), status=200, billed=True, cost_usd=0.005)
+    with FakeX() as x:
+        monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
+        settings = load_settings()
+        x.feed(v2_post(1, now))
+
+        def capped() -> bool:
+            with Buffer(settings.buffer) as buffer:
+                return buffer.coverage(hour)[2] is not None
+
+        assert _run_until(settings, _pinned(now), capped)
+        connects = x.connects
+    assert connects == 0 and _stored_ids(settings.buffer) == set()  # nothing read, nothing paid
+    with Buffer(settings.buffer) as buffer:
+        assert buffer.coverage(hour) == (0, 0, int(now.timestamp() * 1000))
+        assert buffer.paused(hour) == _minutes(20, 59)
+    coverage = _day_coverage(settings, "2024-01-01T12:10:00+00:00")
+    ten = coverage["hours"]["10"]
+    assert (ten["state"], ten["minutes_covered"], ten["minutes_connected"]) == ("partial", 40, 0)
+    assert ten["minutes_paused_by_cap"] == 40 and ten["posts"] == 0 and ten["cap"] == 0
+    assert ten["cap_reached_at"].startswith("2024-01-01T10:20")
+    assert coverage["capped_hours"] == ["10"] and coverage["empty_hours"] == ["10"]
+    assert "10" not in coverage["missing_hours"] and "11" in coverage["missing_hours"]
 
 
 def test_cap_guard_spreads_the_hour_and_respects_the_monthly_budget(env, monkeypatch):
