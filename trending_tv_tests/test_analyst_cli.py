@@ -10,12 +10,9 @@ import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import sqlglot
 from click.testing import CliRunner
@@ -26,106 +23,18 @@ from ingest_host.lake import Lake
 from trending_tv.analyst import lake_sql
 from trending_tv.analyst.cli import main
 from trending_tv.analyst.tables import PARTITION_KEYS, TABLES, hive_type
-from trending_tv.resources.lake import LakeResource
-from trending_tv.transforms.dimensions import GENRES_SCHEMA, NETWORKS_SCHEMA
-from trending_tv.transforms.tmdb import TMDB_STAT_SCHEMA, TVSHOWS_SCHEMA
-from trending_tv.transforms.trends import compute_show_trends, posts_from_tweet_stat, score_trends
-from trending_tv.transforms.tweet_stat import TWEET_STAT_SCHEMA
+from trending_tv.transforms.trends import posts_from_tweet_stat, score_trends
 from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
+from trending_tv_tests.seed_lake import DAYS, load, write_seed_lake
 
-DAYS = [date(2020, 11, 23) + timedelta(days=k) for k in range(9)]
 BUCKET = "lake-bucket"
 S3_LAKE = f"s3://{BUCKET}/lake"
-
-
-def _catalog():
-    from trending_tv_sample.catalog import load_catalog
-
-    return load_catalog()
-
-
-def _write_lake(root: Path, spark) -> None:
-    """The published 2020 days as the pipeline's tables: Spark's writer for the Spark tables, pyarrow
-    for the date table (as its asset does)."""
-    catalog = _catalog()
-    root.mkdir(parents=True)
-    lake = LakeResource(url=str(root))
-    figures = sorted(catalog.figures.values(), key=lambda f: (f.day, f.show_id))
-    tweet_stat = spark.createDataFrame(
-        [(f.show_id, f.day, f.hashtag_count, f.text_count, f.tweet_count) for f in figures], TWEET_STAT_SCHEMA
-    )
-    tmdb_stat = spark.createDataFrame(
-        [
-            (
-                f.show_id,
-                f.day,
-                f.number_of_seasons,
-                f.number_of_episodes,
-                f.vote_count,
-                f.vote_average,
-                f.popularity,
-            )
-            for f in figures
-        ],
-        TMDB_STAT_SCHEMA,
-    )
-    shows = catalog.shows
-    tvshows = spark.createDataFrame(
-        [
-            (
-                s.id,
-                s.name,
-                s.original_name,
-                s.original_language,
-                list(s.genre_ids),
-                list(s.network_ids),
-                list(s.hashtags),
-                list(s.aliases),
-                d,
-            )
-            for d in DAYS
-            for s in shows
-        ],
-        TVSHOWS_SCHEMA,
-    )
-    genres = spark.createDataFrame(
-        [(i, n, d) for d in DAYS for i, n in catalog.genres.items()], GENRES_SCHEMA
-    )
-    networks = spark.createDataFrame(
-        [(n.id, n.name, n.origin_country or None, d) for d in DAYS for n in catalog.networks.values()],
-        NETWORKS_SCHEMA,
-    )
-    names = tvshows.select("id", "date", "name")
-    trends = compute_show_trends(tweet_stat, names, tmdb_stat.select("id", "date", "popularity"), DAYS)
-    for name, frame in (
-        ("tweet_stat", tweet_stat),
-        ("tmdb_stat", tmdb_stat),
-        ("tvshows", tvshows),
-        ("genres", genres),
-        ("networks", networks),
-        ("show_trends", trends),
-    ):
-        lake.write_daily_table(frame, name, DAYS)
-    date_schema = pa.schema(
-        [
-            ("date", pa.date32()),
-            ("weekday", pa.int32()),
-            ("day", pa.int32()),
-            ("month", pa.int32()),
-            ("year", pa.int32()),
-        ]
-    )
-    for d in DAYS:
-        folder = root / layout.table_partition_prefix("date", d)
-        folder.mkdir(parents=True)
-        row = {"date": d, "weekday": d.isoweekday(), "day": d.day, "month": d.month, "year": d.year}
-        pq.write_table(pa.Table.from_pylist([row], schema=date_schema), folder / "part-00000.snappy.parquet")
 
 
 @pytest.fixture(scope="module")
 def folder_lake(tmp_path_factory, spark) -> Path:
     root = tmp_path_factory.mktemp("analyst") / "lake"
-    _write_lake(root, spark)
+    write_seed_lake(root, spark)
     return root
 
 
@@ -165,7 +74,7 @@ def csv_rows(output: str) -> list[dict]:
 
 def _expected_totals(column: str) -> list[tuple[int, int]]:
     totals: dict[int, int] = defaultdict(int)
-    for f in _catalog().figures.values():
+    for f in load().figures.values():
         totals[f.show_id] += getattr(f, column)
     return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
 
@@ -182,7 +91,7 @@ def lake(request, folder_lake) -> tuple[str, dict | None]:
 
 def test_top_by_tweets_and_hashtags_are_the_totals_of_the_range(lake):
     url, env = lake
-    names = {s.id: s.name for s in _catalog().shows}
+    names = {s.id: s.name for s in load().shows}
     for by, column, key in (
         ("tweets", "tweet_count", "posts"),
         ("hashtags", "hashtag_count", "hashtag_posts"),
@@ -246,7 +155,7 @@ def test_top_by_trend_is_each_shows_best_surprise(lake):
     )
     rows = [json.loads(line) for line in out.output.splitlines()]
     # the same score computed directly: each show's highest trend_score in the range
-    catalog = _catalog()
+    catalog = load()
     posts = posts_from_tweet_stat(
         {
             "id": f.show_id,
@@ -301,7 +210,7 @@ def test_sql_sees_every_table_and_the_latest_dimension_snapshots(lake):
                       (SELECT count(*) FROM networks_latest) AS networks_latest,
                       (SELECT count(*) FROM show_volume) AS show_volume"""
     row = csv_rows(run(url, "sql", query, "--format", "csv", env=env).output)[0]
-    shows, genres, networks = len(_catalog().shows), len(_catalog().genres), len(_catalog().networks)
+    shows, genres, networks = len(load().shows), len(load().genres), len(load().networks)
     assert row == {
         "tweet_stat": str(9 * shows),
         "tmdb_stat": str(9 * shows),
@@ -491,4 +400,4 @@ def test_the_installed_entry_point_runs(folder_lake):
         text=True,
         check=True,
     )
-    assert out.stdout.splitlines() == ["n", str(len(_catalog().shows))]
+    assert out.stdout.splitlines() == ["n", str(len(load().shows))]

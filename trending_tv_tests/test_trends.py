@@ -156,3 +156,85 @@ def test_report_renders_png_charts_and_a_markdown_table():
     assert risers.startswith(b"\x89PNG")
     assert report.risers_chart_png([trends[2]], "Top risers").startswith(b"\x89PNG")  # none rising
     assert "no show above" in report.trending_table_md([trends[2]])
+
+
+def test_show_trends_and_trending_report_materialize_with_exact_volumes_and_coverage(spark, tmp_path):
+    """One run over the 2020 days: 11-30 collected at half coverage (flagged, out of the baselines),
+    12-01 with exact volumes (ten times the sample, same shares) replacing the sample."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from dagster import ResourceDefinition, materialize
+    from dagster_pyspark import LazyPySparkResource
+
+    from ingest_host import layout
+    from trending_tv.assets.show_trends import show_trends
+    from trending_tv.assets.trending_report import report_key, trending_report
+    from trending_tv.resources.lake import LakeResource
+    from trending_tv.resources.spark import local_spark_config
+    from trending_tv_tests.seed_lake import DAYS as SEED_DAYS
+    from trending_tv_tests.seed_lake import load, write_seed_lake
+
+    root = tmp_path / "lake"
+    write_seed_lake(root, spark, with_trends=False)
+    partial, exact = SEED_DAYS[-2], SEED_DAYS[-1]
+    coverage_file = root / layout.tweet_day_coverage_key(partial)
+    coverage_file.parent.mkdir(parents=True)
+    coverage_file.write_text(json.dumps({"final": True, "share_covered": 0.5, "missing_hours": ["12"]}))
+    figures = [f for f in load().figures.values() if f.day == exact]
+    volume = pa.Table.from_pylist(
+        [
+            {
+                "id": f.show_id,
+                "date": exact,
+                "hashtag_posts": 10 * f.hashtag_count,
+                "text_posts": 10 * f.text_count,
+                "posts": 10 * f.tweet_count,
+            }
+            for f in figures
+        ]
+    )
+    folder = root / layout.table_partition_prefix("show_volume", exact)
+    folder.mkdir(parents=True)
+    pq.write_table(volume, folder / "part-00000.snappy.parquet")
+
+    result = materialize(
+        [show_trends, trending_report],
+        resources={
+            "lake": LakeResource(url=str(root)),
+            "pyspark": LazyPySparkResource(spark_config=local_spark_config(2, 4)),
+            "pyspark_step_launcher": ResourceDefinition.none_resource(),
+        },
+        tags={
+            "dagster/asset_partition_range_start": "2020-11-23",
+            "dagster/asset_partition_range_end": "2020-12-01",
+        },
+    )
+    assert result.success
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key.path == ["show_trends"]]
+    assert sorted(e.partition for e in events) == [d.isoformat() for d in SEED_DAYS]  # one run, every day
+    meta = events[-1].materialization.metadata
+    assert meta["dagster/row_count"].value == 9 * 160
+    assert meta["days_with_exact_volumes"].value == ["2020-12-01"]
+    assert meta["incomplete_days"].value == ["2020-11-30"]
+    trending = meta["trending_on_2020-12-01"].value.records
+    assert trending[0].data["name"] == "The Umbrella Academy" and trending[0].data["posts"] == 6680
+    schema = show_trends.specs_by_key[show_trends.key].metadata["dagster/column_schema"]
+    assert [c.name for c in schema.columns][:4] == ["id", "date", "name", "posts"]
+    assert all(c.description for c in schema.columns)
+
+    day_rows = {
+        r["id"]: r
+        for r in pq.read_table(root / layout.table_partition_prefix("show_trends", exact)).to_pylist()
+    }
+    umbrella = day_rows[75006]
+    assert (
+        umbrella["source"] == "show_volume" and umbrella["posts_change"] is None
+    )  # the day before was partial
+    assert umbrella["baseline_days"] == 6 and umbrella["trend_rank"] == 1
+    half = pq.read_table(root / layout.table_partition_prefix("show_trends", partial)).to_pylist()
+    assert all(r["complete"] is False and r["coverage"] == 0.5 for r in half)
+    report_md = (root / report_key(exact, "report.md")).read_text()
+    assert "| 1 | The Umbrella Academy | 6,680 |" in report_md
+    assert (root / report_key(exact, "top_risers.png")).read_bytes().startswith(b"\x89PNG")

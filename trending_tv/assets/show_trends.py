@@ -1,20 +1,60 @@
-"""show_trends: each show's daily trend scores (beyond the 2020 project, which stopped at tables)."""
+"""show_trends: each show's popular and trending figures per day (beyond the 2020 project, which
+stopped at tables)."""
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ResourceParam
+from dagster import (
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    TableColumn,
+    TableSchema,
+)
 from dagster_pyspark import LazyPySparkResource
 
 from ingest_host import layout
-from trending_tv import report
+from trending_tv.assets import metadata
 from trending_tv.assets.daily import SPARK_TABLE, daily_asset, partition_days
 from trending_tv.constants import TRENDS_GROUP
 from trending_tv.resources.lake import LakeResource
-from trending_tv.transforms.trends import BASELINE_DAYS, SHOW_TRENDS_SCHEMA, compute_show_trends
+from trending_tv.transforms.trends import (
+    BASELINE_DAYS,
+    COLUMN_DESCRIPTIONS,
+    SHOW_TRENDS_SCHEMA,
+    compute_show_trends,
+    coverage_of_day,
+)
 from trending_tv.transforms.tweet_stat import TWEET_STAT_SCHEMA
 
 TMDB_STAT_COLUMNS = "id long, date date, popularity double"
+SHOW_VOLUME_COLUMNS = "id long, date date, hashtag_posts long, text_posts long, posts long"
+COLUMN_SCHEMA = TableSchema(
+    columns=[
+        TableColumn(f.name, f.dataType.simpleString(), description=COLUMN_DESCRIPTIONS[f.name])
+        for f in SHOW_TRENDS_SCHEMA.fields
+    ]
+)
+POPULAR_COLUMNS = {
+    "popular_rank": "int",
+    "name": "string",
+    "posts": "int",
+    "share": "float",
+    "posts_change": "int",
+}
+TRENDING_COLUMNS = {
+    "trend_rank": "int",
+    "name": "string",
+    "posts": "int",
+    "expected_posts": "float",
+    "ratio": "float",
+    "trend_score": "float",
+    "baseline_days": "int",
+    "cold_start": "bool",
+    "complete": "bool",
+}
 
 
 def _partition_keys(lake: LakeResource, table: str, days: list[date]) -> list[str]:
@@ -29,15 +69,40 @@ def _partition_keys(lake: LakeResource, table: str, days: list[date]) -> list[st
     return keys
 
 
-@daily_asset(group_name=TRENDS_GROUP, kinds=SPARK_TABLE, deps=["tweet_stat", "tvshows"])
+def _coverage(lake: LakeResource, days: list[date]) -> dict[date, float]:
+    """Each day's collection coverage from the ingest host's day coverage file; a day without one
+    (a lake filled another way) counts as covered."""
+    coverage = {}
+    for day in days:
+        key = layout.tweet_day_coverage_key(day)
+        if lake.client.exists(key):
+            try:
+                document = json.loads(lake.client.read_bytes(key))
+            except ValueError:
+                document = {}  # unreadable: not trusted as complete
+            coverage[day] = coverage_of_day(document if isinstance(document, dict) else {})
+    return coverage
+
+
+@daily_asset(
+    group_name=TRENDS_GROUP,
+    kinds=SPARK_TABLE,
+    deps=["tweet_stat", "tvshows"],
+    metadata={"dagster/column_schema": COLUMN_SCHEMA},
+)
 def show_trends(
     context: AssetExecutionContext,
     lake: LakeResource,
     pyspark: LazyPySparkResource,
     pyspark_step_launcher: ResourceParam[Any],
 ) -> MaterializeResult:
-    """Each show's daily share of posts, change, z-score against its own trailing 7-day baseline,
-    TMDB popularity and change, and its trending rank."""
+    """Each show's day, popular (posts, share, popular rank) apart from trending (trend rank by
+    surprise): expected posts = the median of the show's odds against the rest of the day over its
+    last 7 complete days, shrunk toward an all-shows prior (TMDB popularity), times the other shows'
+    posts today; trend_score = -log10 P(at least today's posts), negative binomial on bursts of 5
+    posts; a trend rank needs 20 posts. Exact show_volume counts replace the sample on the days that
+    have them; partial or missing days are flagged, never read as drops (README, "Popular and
+    trending")."""
     days = partition_days(context)
     spark = pyspark.spark_session
     history = [days[0] - timedelta(days=k) for k in range(BASELINE_DAYS, 0, -1)] + days
@@ -47,26 +112,44 @@ def show_trends(
         for r in lake.read_table_partition("tvshows", day).select(["id", "date", "name"]).to_pylist()
     ]
     tweet_keys = _partition_keys(lake, "tweet_stat", history)
+    volume_keys = _partition_keys(lake, "show_volume", history)
     tmdb_keys = _partition_keys(lake, "tmdb_stat", [days[0] - timedelta(days=1), *days])
-    with lake.local_paths(tweet_keys + tmdb_keys) as paths:
-        tweet_stat = spark.read.schema(TWEET_STAT_SCHEMA).parquet(*paths[: len(tweet_keys)])
-        tmdb_stat = (
-            spark.read.schema(TMDB_STAT_COLUMNS).parquet(*paths[len(tweet_keys) :]) if tmdb_keys else None
-        )
+    coverage = _coverage(lake, history)
+    with lake.local_paths(tweet_keys + volume_keys + tmdb_keys) as paths:
+        tweet_paths = paths[: len(tweet_keys)]
+        volume_paths = paths[len(tweet_keys) : len(tweet_keys) + len(volume_keys)]
+        tmdb_paths = paths[len(tweet_keys) + len(volume_keys) :]
+        tweet_stat = spark.read.schema(TWEET_STAT_SCHEMA).parquet(*tweet_paths)
+        show_volume = spark.read.schema(SHOW_VOLUME_COLUMNS).parquet(*volume_paths) if volume_paths else None
+        tmdb_stat = spark.read.schema(TMDB_STAT_COLUMNS).parquet(*tmdb_paths) if tmdb_paths else None
         names = spark.createDataFrame(names_rows, "id long, date date, name string")
-        trends = compute_show_trends(tweet_stat, names, tmdb_stat, days)
+        trends = compute_show_trends(
+            tweet_stat, names, tmdb_stat, days, show_volume=show_volume, coverage=coverage
+        )
         rows = [r.asDict() for r in trends.collect()]
         table = spark.createDataFrame(
             [tuple(r[f.name] for f in SHOW_TRENDS_SCHEMA) for r in rows], SHOW_TRENDS_SCHEMA
         )
-        lake.write_daily_table(table, "show_trends", days)
-    last_day = [r for r in rows if r["date"] == days[-1]]
+        files = lake.write_daily_table(table, "show_trends", days)
+    last = days[-1]
+    last_day = [r for r in rows if r["date"] == last]
+    popular = sorted(last_day, key=lambda r: r["popular_rank"])[:10]
+    ranked = [r for r in last_day if r["trend_rank"] is not None]
+    trending = sorted(ranked, key=lambda r: r["trend_rank"])[:10]
     return MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
             "history_days_read": len({k.rsplit("/", 2)[0] for k in tweet_keys}),
+            "days_with_exact_volumes": MetadataValue.json(
+                sorted({r["date"].isoformat() for r in rows if r["source"] == "show_volume"})
+            ),
+            "incomplete_days": MetadataValue.json(
+                sorted({r["date"].isoformat() for r in rows if not r["complete"]})
+            ),
+            "cold_start_rows": sum(1 for r in rows if r["cold_start"]),
             "with_tmdb_popularity": bool(tmdb_keys),
-            f"trending_on_{days[-1]}": MetadataValue.md(report.trending_table_md(last_day)),
-            "path": MetadataValue.path(lake.client.uri(layout.table_prefix("show_trends"))),
+            f"trending_on_{last}": metadata.table(trending, TRENDING_COLUMNS),
+            f"popular_on_{last}": metadata.table(popular, POPULAR_COLUMNS),
+            **metadata.written(lake, "show_trends", files),
         }
     )
