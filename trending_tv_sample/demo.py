@@ -220,7 +220,7 @@ def print_top_shows(lake: Lake) -> None:
 
 def print_report(lake: Lake) -> None:
     """The last day's trending shows, and where the report's charts are."""
-    from trending_tv.assets.show_trends import report_key
+    from trending_tv.assets.trending_report import report_key
 
     trends = [r for r in read_table(lake, "show_trends") if r["date"] == END]
     if not trends:
