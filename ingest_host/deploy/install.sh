@@ -67,7 +67,8 @@ TRENDING_TV_BUFFER=/var/lib/trending-tv/ingest_buffer.sqlite3
 # TRENDING_TV_TRACKED_SHOWS defaults to <lake>/config/tracked_shows.csv
 TRENDING_TV_MAX_POSTS_PER_HOUR=5000
 TRENDING_TV_RETENTION_DAYS=7
-# TRENDING_TV_MONTHLY_POST_BUDGET=3000000
+# TRENDING_TV_STREAM_BUDGET_USD=30
+# TRENDING_TV_MONTHLY_SPEND_LIMIT_USD=110
 # AWS credentials: prefer an instance role; else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY here.
 # AWS_DEFAULT_REGION=us-east-1
 ENV
@@ -79,7 +80,8 @@ fi
 
 UNITS="ingest-host-stream.service ingest-host-upload.service ingest-host-upload.timer \
 ingest-host-fetch-tmdb.service ingest-host-fetch-tmdb.timer \
-ingest-host-refresh-shows.service ingest-host-refresh-shows.timer"
+ingest-host-refresh-shows.service ingest-host-refresh-shows.timer \
+ingest-host-fetch-counts.service ingest-host-fetch-counts.timer"
 
 if [ "$MODE" = systemd ]; then
   for unit in $UNITS; do
@@ -95,10 +97,11 @@ if [ "$MODE" = systemd ]; then
   fi
   systemctl daemon-reload
   systemctl enable ingest-host-stream.service ingest-host-upload.timer \
-    ingest-host-fetch-tmdb.timer ingest-host-refresh-shows.timer
+    ingest-host-fetch-tmdb.timer ingest-host-refresh-shows.timer ingest-host-fetch-counts.timer
   if [ "$START" -eq 1 ]; then
     systemctl restart ingest-host-stream.service
-    systemctl start ingest-host-upload.timer ingest-host-fetch-tmdb.timer ingest-host-refresh-shows.timer
+    systemctl start ingest-host-upload.timer ingest-host-fetch-tmdb.timer ingest-host-refresh-shows.timer \
+      ingest-host-fetch-counts.timer
   fi
 else
   [ "$(date +%Z)" = UTC ] || echo "warning: the clock is not UTC; crontab.txt times assume UTC" >&2

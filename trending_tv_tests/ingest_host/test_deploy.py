@@ -82,12 +82,40 @@ def test_crontab_lines_are_valid_and_use_existing_subcommands():
         for line in (DEPLOY / "crontab.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#") and "=" not in line.split()[0]
     ]
-    assert len(entries) == 4
+    used = {}
     for line in entries:
         fields = line.split()
         assert all(re.fullmatch(r"[\d*,/-]+", f) for f in fields[:5]), line
-        used = re.search(r"ingest-host --env-file \S+ (\S+)", line)
-        assert used and used.group(1) in COMMANDS, line
+        command = re.search(r"ingest-host --env-file \S+ (\S+)", line)
+        assert command and command.group(1) in COMMANDS, line
+        used[command.group(1)] = line
+    # cron runs what the systemd units run
+    services = {
+        _unit(path)["Service"]["ExecStart"].split()[1] for path in (DEPLOY / "systemd").glob("*.service")
+    }
+    assert set(used) == services and len(entries) == len(services) == 5
+    assert (
+        used["fetch-counts"].startswith("30 0 * * * ") and "fetch-counts --catch-up" in used["fetch-counts"]
+    )
+
+
+def test_install_script_installs_every_unit_and_starts_every_timer():
+    install = (DEPLOY / "install.sh").read_text().replace("\\\n", " ")
+    match = re.search(r'^UNITS="([^"]*)"', install, re.MULTILINE)
+    assert match
+    assert set(match.group(1).split()) == {path.name for path in (DEPLOY / "systemd").iterdir()}
+    timers = {path.name for path in (DEPLOY / "systemd").glob("*.timer")}
+    assert "ingest-host-fetch-counts.timer" in timers
+    for verb in ("enable", "start"):
+        line = re.search(rf"systemctl {verb} (.*)", install)
+        assert line and timers <= set(line.group(1).split()), verb
+    # the settings template names only settings the ingest host reads (no retired ones)
+    config = (Path(__file__).resolve().parents[2] / "ingest_host" / "config.py").read_text()
+    template = install[install.index("<<'ENV'") : install.index("\nENV\n")]
+    named = set(re.findall(r"\b(TRENDING_TV_\w+)=", template))
+    assert {"TRENDING_TV_STREAM_BUDGET_USD", "TRENDING_TV_MONTHLY_SPEND_LIMIT_USD"} <= named
+    for name in named:
+        assert re.search(rf'env, "{name}"|env.get\("{name}"', config), name
 
 
 def test_install_script_is_valid_bash():
