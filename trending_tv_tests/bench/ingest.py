@@ -44,6 +44,7 @@ def _vm(pid: int, field: str) -> int:
 
 def bench_stream(folder: Path, n: int) -> dict[str, float]:
     (folder / "tracked.csv").write_text(TRACKED)
+    reads = n * 10_000  # a month's reads: far above n in any hour left of the month
     env = {
         **{k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ},
         "PYTHONPATH": str(ROOT),
@@ -52,7 +53,12 @@ def bench_stream(folder: Path, n: int) -> dict[str, float]:
         "TRENDING_TV_TRACKED_SHOWS": str(folder / "tracked.csv"),
         "X_BEARER_TOKEN": BEARER,
         "TRENDING_TV_MAX_POSTS_PER_HOUR": str(n * 10),
-        "TRENDING_TV_MONTHLY_POST_BUDGET": str(n * 10_000),
+        # uncapped whatever the day and minute: the hour's cap in one slice, a budget to match
+        "TRENDING_TV_SLICES_PER_HOUR": "1",
+        "TRENDING_TV_PRICE_PER_POST_READ": "0.005",
+        "TRENDING_TV_MONTHLY_READ_CAP": str(reads),
+        "TRENDING_TV_STREAM_BUDGET_USD": str(reads * 0.005),
+        "TRENDING_TV_MONTHLY_SPEND_LIMIT_USD": str(reads * 0.005),
     }
     source = PacedPosts(datetime.now(UTC) - timedelta(hours=1), rate=1e9, step=timedelta(milliseconds=100))
     produced = 0
