@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -18,6 +19,9 @@ from dagster_pyspark import LazyPySparkResource
 from ingest_host.lake import Lake
 from trending_tv.assets.dimensions import tvshows
 from trending_tv.assets.raw import raw_tmdb, raw_tweets
+from trending_tv.assets.show_trends import show_trends
+from trending_tv.assets.tmdb_stat import tmdb_stat
+from trending_tv.assets.trending_report import trending_report
 from trending_tv.assets.tweet_stat import tweet_stat
 from trending_tv.resources.lake import LakeResource
 from trending_tv.resources.spark import local_spark_config
@@ -149,6 +153,47 @@ def test_partition_range_is_one_run_covering_every_day(spark, tmp_path):
         if e.asset_key.to_user_string() == "raw_tweets"
     }
     assert evaluations["raw_data_landed"].passed and not evaluations["all_24_hours_present"].passed
+
+
+def test_trends_and_the_report_of_a_range_in_one_run(spark, tmp_path):
+    """Down to the report: show_trends and trending_report for two days in one run; each day's
+    report.md and every chart it links are written to the lake."""
+    root = tmp_path / "lake"
+    for day in (date(2020, 11, 23), date(2020, 11, 24)):
+        tiny_lake(root, day)
+    result = materialize(
+        [*SLICE, tmdb_stat, show_trends, trending_report],
+        resources=resources(root),
+        tags={
+            "dagster/asset_partition_range_start": "2020-11-23",
+            "dagster/asset_partition_range_end": "2020-11-24",
+        },
+    )
+    assert result.success
+    _, trends = table_rows(root, "show_trends", "2020-11-24")
+    assert sorted(r["id"] for r in trends) == [s.id for s in SHOWS]
+    for day in ("2020/11/23", "2020/11/24"):
+        folder = root / "reports" / "trending_report" / day
+        charts = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (folder / "report.md").read_text())
+        assert "top_by_tweet_count.png" in charts
+        assert {p.name for p in folder.iterdir()} == {"report.md", *charts}
+        assert all((folder / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for chart in charts)
+    meta = materialization_of_day(result, "trending_report", "2020-11-24").metadata
+    assert meta["reports"].value == [
+        "reports/trending_report/2020/11/23/report.md",
+        "reports/trending_report/2020/11/24/report.md",
+    ]
+    assert meta["top_shows_chart"].value.startswith("![Posts per show")
+    assert "](data:image/png;base64," in meta["top_shows_chart"].value
+
+
+def materialization_of_day(result, key: str, day: str):
+    [event] = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == key and e.partition == day
+    ]
+    return event.materialization
 
 
 def test_no_landed_data_blocks_the_run_before_any_spark_work(tmp_path):
