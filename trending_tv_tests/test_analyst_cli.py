@@ -268,6 +268,15 @@ def test_sql_cannot_write_or_read_files_even_inside_the_lake(folder_lake, tmp_pa
     assert sorted(p.relative_to(folder_lake) for p in folder_lake.rglob("*")) == before
 
 
+def test_sql_on_an_s3_lake_refuses_its_own_objects_and_writes(s3_lake):
+    inside = f"{S3_LAKE}/analytics/tweet_stat/year=2020/month=11/day=23/part-00000.snappy.parquet"
+    direct = run(S3_LAKE, "sql", f"SELECT count(*) FROM read_parquet('{inside}')", env=s3_lake, ok=False)
+    assert direct.exit_code == 1 and "Permission Error" in direct.output
+    copy = run(S3_LAKE, "sql", f"COPY tweet_stat TO '{S3_LAKE}/x.parquet'", env=s3_lake, ok=False)
+    assert copy.exit_code == 1 and "COPY statements are refused" in copy.output
+    assert Lake.from_url(S3_LAKE).list("x.parquet") == []
+
+
 def test_the_connection_is_locked_with_duckdbs_own_settings(folder_lake):
     con = lake_sql.connect(str(folder_lake))
     settings = dict(
