@@ -6,7 +6,7 @@
 - `Settings` / `settings()`: the code location's own variables, read once per process when the
   definitions load, so a bad value stops `dagster definitions validate` with the variable named.
 - The settings a user tunes while the code location runs are resource config, so the UI shows them
-  on the Resources page: `DataQualityResource` (TMDB coverage), `LakeWatchResource` (the lake
+  on the Resources page: `DataQualityResource` (TMDB and counts coverage), `LakeWatchResource` (the lake
   sensors' timing) and `AlertsResource`, whose webhook URL (often carrying a token) is an `EnvVar`:
   the UI and run config show the variable's name, never the value.
 
@@ -32,6 +32,7 @@ from trending_tv.lake_watch import WatchSettings
 DEPLOYMENT = "TRENDING_TV_DEPLOYMENT"
 LAKE = "TRENDING_TV_LAKE"
 TMDB_MIN_COVERAGE = "TRENDING_TV_TMDB_MIN_COVERAGE"  # ingest-host fetch-tmdb reads it too
+COUNTS_MIN_COVERAGE = "TRENDING_TV_COUNTS_MIN_COVERAGE"  # ingest-host fetch-counts reads it too
 ALERT_WEBHOOK_URL = "TRENDING_TV_ALERT_WEBHOOK_URL"
 SENSOR_INTERVAL_SECONDS = "TRENDING_TV_SENSOR_INTERVAL_SECONDS"
 SENSOR_WINDOW_DAYS = "TRENDING_TV_SENSOR_WINDOW_DAYS"
@@ -123,6 +124,7 @@ class Settings:
     deployment: str = "local"
     lake_url: str = DEFAULT_LAKE
     tmdb_min_coverage: float = 0.95
+    counts_min_coverage: float = 0.95
     alert_webhook_set: bool = False  # the URL itself is only ever read through EnvVar
     sensor_interval_seconds: int = 30
     sensor_window_days: int = 2
@@ -138,6 +140,7 @@ class Settings:
             deployment=env.choice(DEPLOYMENT, "local", DEPLOYMENTS),
             lake_url=absolute_lake_url(env.text(LAKE, DEFAULT_LAKE)),
             tmdb_min_coverage=env.share(TMDB_MIN_COVERAGE, cls.tmdb_min_coverage),
+            counts_min_coverage=env.share(COUNTS_MIN_COVERAGE, cls.counts_min_coverage),
             alert_webhook_set=env.is_set(ALERT_WEBHOOK_URL),
             sensor_interval_seconds=env.integer(SENSOR_INTERVAL_SECONDS, 30, minimum=1),
             sensor_window_days=env.integer(SENSOR_WINDOW_DAYS, 2, minimum=0),
@@ -172,6 +175,16 @@ class DataQualityResource(ConfigurableResource):
         description=(
             f"{TMDB_MIN_COVERAGE}: below this share of tracked shows with a TMDB record on a day, "
             "tmdb_coverage is an ERROR (ingest-host fetch-tmdb fails below the same share)"
+        ),
+    )
+    counts_min_coverage: float = Field(
+        default=0.95,
+        ge=0.0,
+        le=1.0,
+        description=(
+            f"{COUNTS_MIN_COVERAGE}: below this share of (tracked show, query) pairs in a day's "
+            "counts_raw file, raw_counts' raw_data_landed is an ERROR (ingest-host fetch-counts fails "
+            "below the same share)"
         ),
     )
 
@@ -220,7 +233,9 @@ def settings_resources(current: Settings | None = None) -> dict[str, Configurabl
     """The settings resources of every deployment, from `current` (default: this process's)."""
     current = current or settings()
     return {
-        "data_quality": DataQualityResource(tmdb_min_coverage=current.tmdb_min_coverage),
+        "data_quality": DataQualityResource(
+            tmdb_min_coverage=current.tmdb_min_coverage, counts_min_coverage=current.counts_min_coverage
+        ),
         "lake_watch": LakeWatchResource(
             window_days=current.sensor_window_days,
             grace_hours=current.sensor_grace_hours,

@@ -4,8 +4,10 @@ rules for tweet_stat").
 `generate_sample_lake` writes, for every day of the range: 24 hourly post files
 `tweet_raw/YYYY/MM/DD/HH/YYYY-MM-DD-HH.json` (hours in `gzip_hours` as `.json.gz`; an hour without
 posts still gets its empty file), the TMDB pull `tmdb_raw/YYYY/MM/DD/YYYY-MM-DD.json`, the tracked
-list in force `tmdb_raw/YYYY/MM/DD/tracked_shows.csv`, and `config/tracked_shows.csv`; then the
-ground truth under `sample_truth/`. It imports only the standard library and `ingest_host`, so
+list in force `tmdb_raw/YYYY/MM/DD/tracked_shows.csv`, the day's X post counts at the published
+volumes `counts_raw/YYYY/MM/DD/YYYY-MM-DD.json` (full scale, in the format fetch-counts lands:
+trending_tv_sample/counts.py), and `config/tracked_shows.csv`; then the ground truth under
+`sample_truth/` (`show_volume.csv` for the counts). It imports only the standard library and `ingest_host`, so
 `trending-tv-sample-lake replay` can feed `iter_stream_messages` to the ingest host's buffer on a
 box without Dagster or Spark. With `write_posts=False` it writes everything but the hourly post
 files (and the truth files that describe them, `parse_counts*.csv`): the posts then come from
@@ -74,6 +76,8 @@ from typing import NamedTuple
 from ingest_host.lake import Lake
 from ingest_host.layout import (
     CONFIG_TRACKED_SHOWS,
+    counts_day_key,
+    counts_day_prefix,
     tmdb_day_key,
     tmdb_day_prefix,
     tracked_shows_day_key,
@@ -82,6 +86,7 @@ from ingest_host.layout import (
 )
 from ingest_host.tracked_shows import format_tracked_shows
 from trending_tv_sample.catalog import Catalog, load_catalog
+from trending_tv_sample.counts import ShowVolumeRow, counts_day
 from trending_tv_sample.model import (
     ARCHIVE_FULL_TEXT,
     DAY_MS,
@@ -220,6 +225,7 @@ class SampleLakeSummary:
     stored_bytes: int = 0
     posts: int = 0  # distinct counted posts created in the range
     posts_written: bool = True  # False: no tweet_raw/ files (the posts come from a replay)
+    show_volume: list[ShowVolumeRow] = field(default_factory=list, repr=False)  # counts_raw's truth
 
     def describe(self) -> str:
         days = (self.end - self.start).days + 1
@@ -780,6 +786,7 @@ def generate_sample_lake(
     tracked_csv = format_tracked_shows(catalog.tracked_shows())
     file_counts: list[FileParseCounts] = []
     day_counts: list[DayParseCounts] = []
+    show_volume: list[ShowVolumeRow] = []
     for day in sample.days():
         written: set[str] = set()
         day_files: list[FileParseCounts] = []
@@ -830,7 +837,15 @@ def generate_sample_lake(
         written |= {tmdb_day_key(day), tracked_shows_day_key(day)}
         if progress:
             progress(tmdb_day_key(day))
-        _remove_unwritten(lake, [tweet_day_prefix(day)] * write_posts + [tmdb_day_prefix(day)], written)
+        counts_body, volume_rows = counts_day(catalog, day, seed, DIURNAL_WEIGHTS)
+        lake.write_bytes(counts_day_key(day), counts_body)
+        written.add(counts_day_key(day))
+        show_volume.extend(volume_rows)
+        _remove_unwritten(
+            lake,
+            [tweet_day_prefix(day)] * write_posts + [tmdb_day_prefix(day), counts_day_prefix(day)],
+            written,
+        )
         plan = sample.plan(day)
         file_counts.extend(day_files)
         if write_posts:
@@ -868,6 +883,7 @@ def generate_sample_lake(
         stored_bytes=sum(f.stored_bytes for f in file_counts),
         posts=sum(len(p.post_rows) for p in sample.planned if start <= p.day <= end),
         posts_written=write_posts,
+        show_volume=show_volume,
     )
     _write_truth(lake, sample, summary, gzip_hours)
     return summary
@@ -1020,6 +1036,20 @@ def _write_truth(lake: Lake, sample: _Sample, summary: SampleLakeSummary, gzip_h
                 a.tweet_delta,
             ]
             for a in summary.adjustments
+        ],
+    )
+    files["show_volume.csv"] = _csv_text(
+        ["id", "date", "hashtag_posts", "text_posts", "posts", "posts_hourly"],
+        [
+            [
+                r.id,
+                r.date.isoformat(),
+                r.hashtag_posts,
+                r.text_posts,
+                r.posts,
+                "|".join(map(str, r.posts_hourly)),
+            ]
+            for r in summary.show_volume
         ],
     )
     if summary.posts_written:

@@ -87,7 +87,7 @@ def _coverage(lake: LakeResource, days: list[date]) -> dict[date, float]:
 @daily_asset(
     group_name=TRENDS_GROUP,
     kinds=SPARK_TABLE,
-    deps=["tweet_stat", "tvshows"],
+    deps=["tweet_stat", "tvshows", "show_volume"],
     metadata={"dagster/column_schema": COLUMN_SCHEMA},
 )
 def show_trends(
