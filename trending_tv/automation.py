@@ -8,15 +8,16 @@ from dagster import AssetSelection
 
 from trending_tv.alerts import run_failure_alert
 from trending_tv.schedules import build_daily_schedule
-from trending_tv.sensors import day_keys, lake_sensors
+from trending_tv.sensors import counts_keys, day_keys, lake_sensors
 
 
 def automation(assets: Sequence[object]) -> dict:
-    """`sensors` and `schedules` for Definitions: the two lake sensors and the safety-net schedule
-    target the day selection (every daily asset), plus the run-failure alert."""
+    """`sensors` and `schedules` for Definitions: the posts and TMDB lake sensors and the safety-net
+    schedule target the day selection (every daily asset but raw_counts and show_volume), the counts
+    sensor those two and their downstream assets; plus the run-failure alert."""
     keys = day_keys(assets)
     target = AssetSelection.assets(*keys)
     return {
-        "sensors": [*lake_sensors(target), run_failure_alert],
+        "sensors": [*lake_sensors(target, AssetSelection.assets(*counts_keys(assets))), run_failure_alert],
         "schedules": [build_daily_schedule(target, keys)],
     }

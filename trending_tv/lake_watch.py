@@ -50,9 +50,9 @@ class WatchSettings:
 class RawSource:
     """One raw prefix of the lake and the asset its objects are recorded on."""
 
-    name: str  # "tweets" | "tmdb"
-    asset_key: str  # raw_tweets | raw_tmdb
-    root: str  # tweet_raw | tmdb_raw
+    name: str  # "tweets" | "tmdb" | "counts"
+    asset_key: str  # raw_tweets | raw_tmdb | raw_counts
+    root: str  # tweet_raw | tmdb_raw | counts_raw
 
     def day_prefix(self, day: date) -> str:
         return f"{self.root}/{day:%Y/%m/%d}/"
@@ -83,6 +83,9 @@ class RawSource:
 
 TWEETS = RawSource("tweets", "raw_tweets", layout.TWEET_RAW)
 TMDB = RawSource("tmdb", "raw_tmdb", layout.TMDB_RAW)
+COUNTS = RawSource("counts", "raw_counts", layout.COUNTS_RAW)
+# The table a counts day's run reads besides counts_raw: show_trends needs the day's tracked shows.
+COUNTS_RUN_NEEDS = "tvshows"
 
 
 def token(obj: LakeObject) -> str:
@@ -136,8 +139,34 @@ class DayStatus:
     hours_present: int = 0
 
 
+def counts_day_status(listing: Listing, day: date, now: datetime, settings: WatchSettings) -> DayStatus:
+    """Is the counts run of `day` (raw_counts, show_volume and show_trends after them) ready? The
+    day's counts file has landed and settled, and the day's tvshows partition exists (the posts and
+    TMDB run of the day wrote it; show_trends needs the day's names). The fingerprint covers the
+    counts file only: a rewritten file (fetch-counts resumed a partial day) is a new run."""
+    counts = _hour_files(listing.list(COUNTS.day_prefix(day)))
+    status = DayStatus(day, False, "", fingerprint(counts), bool(counts))
+    if not counts:
+        status.reason = "no counts landed"
+        return status
+    newest = max(o.last_modified for o in counts)
+    tvshows = [
+        o
+        for o in listing.list(layout.table_partition_prefix(COUNTS_RUN_NEEDS, day))
+        if o.key.endswith(".parquet")
+    ]
+    if settings.settle and now - newest < settings.settle:
+        status.reason = f"counts still landing (newest {newest:%H:%M:%S})"
+    elif not tvshows:
+        status.reason = f"waiting for the day's {COUNTS_RUN_NEEDS} (the day's posts and TMDB run)"
+    else:
+        status.ready, status.reason = True, "counts landed and the day's tracked shows are in the lake"
+    return status
+
+
 def day_status(listing: Listing, source: RawSource, day: date, now: datetime, settings: WatchSettings):
-    """Is `day` ready to run? Both sources are needed by the day's assets, so both are checked:
+    """Is `day` ready to run? (The counts source has its own run: `counts_day_status`.) Both sources
+    of the day's run are needed by its assets, so both are checked:
 
     - posts: at least one hourly file, and either all 24 hours plus hour 00 of the next day, or the
       day over for `grace` and its newest file older than `settle` (an upload still in progress is
@@ -146,6 +175,8 @@ def day_status(listing: Listing, source: RawSource, day: date, now: datetime, se
 
     The fingerprint covers every input of the day (its 24 hours, hour 23 of the day before, hour 00
     of the day after, the TMDB files), so it changes exactly when the day's inputs change."""
+    if source is COUNTS:
+        return counts_day_status(listing, day, now, settings)
     tweets = _hour_files(listing.list(TWEETS.day_prefix(day)))
     before = _hour_files(listing.list(f"{TWEETS.day_prefix(day - timedelta(days=1))}23/"))
     after = _hour_files(listing.list(f"{TWEETS.day_prefix(day + timedelta(days=1))}00/"))

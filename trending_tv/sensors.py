@@ -1,9 +1,12 @@
-"""Sensors on the lake's raw prefixes (one per source) and the day selection they run.
+"""Sensors on the lake's raw prefixes (one per source) and the day selections they run.
 
 Each tick lists narrow per-day prefixes through the lake resource (a folder or S3, one client),
-records every newly landed object as a run-less AssetObservation on raw_tweets / raw_tmdb, and
-requests a run of the whole day (every daily asset) once the day is ready. The logic lives in
-`trending_tv.lake_watch`; README "Automation and the UI" explains the decisions."""
+records every newly landed object as a run-less AssetObservation on raw_tweets / raw_tmdb /
+raw_counts, and requests a run once the day is ready: the posts and TMDB sensors run the whole day
+(every daily asset but the counts ones), the counts sensor runs raw_counts, show_volume and what
+depends on them (show_trends, trending_report) once the day's tracked shows are in the lake. A day
+without counts therefore never fails or holds up the day's run: show_trends ranks it on the sample.
+The logic lives in `trending_tv.lake_watch`; README "Automation and the UI" explains the decisions."""
 
 from __future__ import annotations
 
@@ -29,12 +32,14 @@ from dagster._core.errors import DagsterInvariantViolationError
 
 from ingest_host.lake import LakeNotFoundError, LakeObject
 from trending_tv.constants import TRIGGER_TAG
-from trending_tv.lake_watch import TMDB, TWEETS, RawSource, WatchSettings, evaluate
+from trending_tv.lake_watch import COUNTS, TMDB, TWEETS, RawSource, WatchSettings, evaluate
 from trending_tv.partitions import daily_partitions
 from trending_tv.resources.lake import LakeResource
 from trending_tv.settings import LakeWatchResource, settings
 
 FINGERPRINT_TAG = "trending_tv/raw_fingerprint"
+# Run by the counts sensor (with what depends on them), never by the day selection.
+COUNTS_ASSETS = (AssetKey("raw_counts"), AssetKey("show_volume"))
 
 
 def default_sensor_status() -> DefaultSensorStatus:
@@ -43,14 +48,31 @@ def default_sensor_status() -> DefaultSensorStatus:
 
 
 def day_keys(assets: Sequence[object]) -> list[AssetKey]:
-    """Every materializable asset on the daily partitions: what one day's run materializes. New daily
-    assets added to the definitions are picked up without touching the sensors or the schedule."""
+    """Every materializable asset on the daily partitions but the counts ones: what one day's run
+    materializes. New daily assets added to the definitions are picked up without touching the
+    sensors or the schedule."""
     return [
         key
         for a in assets
         if isinstance(a, AssetsDefinition) and a.is_materializable and a.partitions_def == daily_partitions
         for key in a.keys
+        if key not in COUNTS_ASSETS
     ]
+
+
+def counts_keys(assets: Sequence[object]) -> list[AssetKey]:
+    """What the counts run materializes: raw_counts, show_volume and every daily asset downstream of
+    them (show_trends, trending_report), listed by key so the selection shows in the UI as such."""
+    daily = [a for a in assets if isinstance(a, AssetsDefinition) and a.partitions_def == daily_partitions]
+    keys = set(COUNTS_ASSETS)
+    grew = True
+    while grew:
+        grew = False
+        for a in daily:
+            if not set(a.keys) <= keys and keys & set(a.dependency_keys):
+                keys |= set(a.keys)
+                grew = True
+    return sorted(keys, key=lambda k: k.to_user_string())
 
 
 def _arrival_metadata(objects: list[LakeObject], lake: LakeResource) -> dict:
@@ -92,8 +114,8 @@ def build_lake_sensor(
     minimum_interval_seconds: int | None = None,
     default_status: DefaultSensorStatus | None = None,
 ) -> SensorDefinition:
-    """The sensor for one raw source (`raw_tweets_sensor`, `raw_tmdb_sensor`). Its timing comes from
-    the `lake_watch` resource unless `watch` is given (tests)."""
+    """The sensor for one raw source (`raw_tweets_sensor`, `raw_tmdb_sensor`, `raw_counts_sensor`). Its
+    timing comes from the `lake_watch` resource unless `watch` is given (tests)."""
 
     @sensor(
         name=f"{source.asset_key}_sensor",
@@ -102,7 +124,13 @@ def build_lake_sensor(
         default_status=default_status or default_sensor_status(),
         description=(
             f"Watches {source.root}/ in the lake (narrow per-day prefixes), records each new object on "
-            f"{source.asset_key} and runs a day's assets once the day is complete."
+            f"{source.asset_key} and runs "
+            + (
+                "raw_counts, show_volume and their downstream assets once the day's counts and tracked "
+                "shows are in the lake."
+                if source is COUNTS
+                else "a day's assets once the day is complete."
+            )
         ),
     )
     def _sensor(context: SensorEvaluationContext, lake: LakeResource, lake_watch: LakeWatchResource):
@@ -167,5 +195,10 @@ def _last_partition(now: datetime) -> date:
     return now.astimezone(UTC).date() - timedelta(days=1)
 
 
-def lake_sensors(target: AssetSelection, **kwargs) -> list[SensorDefinition]:
-    return [build_lake_sensor(source, target, **kwargs) for source in (TWEETS, TMDB)]
+def lake_sensors(
+    day_target: AssetSelection, counts_target: AssetSelection, **kwargs
+) -> list[SensorDefinition]:
+    return [
+        *(build_lake_sensor(source, day_target, **kwargs) for source in (TWEETS, TMDB)),
+        build_lake_sensor(COUNTS, counts_target, **kwargs),
+    ]
