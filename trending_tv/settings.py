@@ -33,6 +33,7 @@ DEPLOYMENT = "TRENDING_TV_DEPLOYMENT"
 LAKE = "TRENDING_TV_LAKE"
 TMDB_MIN_COVERAGE = "TRENDING_TV_TMDB_MIN_COVERAGE"  # ingest-host fetch-tmdb reads it too
 COUNTS_MIN_COVERAGE = "TRENDING_TV_COUNTS_MIN_COVERAGE"  # ingest-host fetch-counts reads it too
+COLLECTION_MIN_COVERAGE = "TRENDING_TV_COLLECTION_MIN_COVERAGE"
 ALERT_WEBHOOK_URL = "TRENDING_TV_ALERT_WEBHOOK_URL"
 SENSOR_INTERVAL_SECONDS = "TRENDING_TV_SENSOR_INTERVAL_SECONDS"
 SENSOR_WINDOW_DAYS = "TRENDING_TV_SENSOR_WINDOW_DAYS"
@@ -125,6 +126,7 @@ class Settings:
     lake_url: str = DEFAULT_LAKE
     tmdb_min_coverage: float = 0.95
     counts_min_coverage: float = 0.95
+    collection_min_coverage: float = 0.95
     alert_webhook_set: bool = False  # the URL itself is only ever read through EnvVar
     sensor_interval_seconds: int = 30
     sensor_window_days: int = 2
@@ -141,6 +143,7 @@ class Settings:
             lake_url=absolute_lake_url(env.text(LAKE, DEFAULT_LAKE)),
             tmdb_min_coverage=env.share(TMDB_MIN_COVERAGE, cls.tmdb_min_coverage),
             counts_min_coverage=env.share(COUNTS_MIN_COVERAGE, cls.counts_min_coverage),
+            collection_min_coverage=env.share(COLLECTION_MIN_COVERAGE, cls.collection_min_coverage),
             alert_webhook_set=env.is_set(ALERT_WEBHOOK_URL),
             sensor_interval_seconds=env.integer(SENSOR_INTERVAL_SECONDS, 30, minimum=1),
             sensor_window_days=env.integer(SENSOR_WINDOW_DAYS, 2, minimum=0),
@@ -185,6 +188,16 @@ class DataQualityResource(ConfigurableResource):
             f"{COUNTS_MIN_COVERAGE}: below this share of (tracked show, query) pairs in a day's "
             "counts_raw file, raw_counts' raw_data_landed is an ERROR (ingest-host fetch-counts fails "
             "below the same share)"
+        ),
+    )
+    collection_min_coverage: float = Field(
+        default=0.95,
+        ge=0.0,
+        le=1.0,
+        description=(
+            f"{COLLECTION_MIN_COVERAGE}: below this share of a day's 1,440 minutes covered by the "
+            "collector (the ingest host's day coverage file), raw_tweets' collection_coverage warns, "
+            "naming the missing and partial hours"
         ),
     )
 
@@ -234,7 +247,9 @@ def settings_resources(current: Settings | None = None) -> dict[str, Configurabl
     current = current or settings()
     return {
         "data_quality": DataQualityResource(
-            tmdb_min_coverage=current.tmdb_min_coverage, counts_min_coverage=current.counts_min_coverage
+            tmdb_min_coverage=current.tmdb_min_coverage,
+            counts_min_coverage=current.counts_min_coverage,
+            collection_min_coverage=current.collection_min_coverage,
         ),
         "lake_watch": LakeWatchResource(
             window_days=current.sensor_window_days,
