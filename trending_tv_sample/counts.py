@@ -8,6 +8,11 @@ post), and the three queries' hourly counts are sums of groups: hashtags = both 
 text = both + text only, any = all three. So max(h, t) <= posts <= h + t holds in every hour by
 construction, and the day's totals are the published figures (where they are consistent).
 
+A name inside another show's name ("House" in "House of Cards", "Dark" in "His Dark Materials"):
+X's exact-phrase query for the shorter name also matches every post naming the longer one, as the
+counting rules do (docs/design.md, counting rules), so those posts are added to the shorter show's
+text and `any` counts (as text-only posts: a post naming both is assumed not to exist).
+
 Each line is the JSON fetch-counts lands (ingest_host/counts.py, `CountsFetcher.fetch`): the query
 built by ingest_host.rules from the tracked list, one page per query part holding a counts/recent
 response body with 24 hour buckets (zeros included, as X answers), and the request's price. A query
@@ -67,6 +72,15 @@ def _body(day_start: datetime, hourly: list[int]) -> str:
     return json.dumps({"data": data, "meta": {"total_tweet_count": sum(hourly)}}, separators=(",", ":"))
 
 
+def containers(catalog: Catalog, show_id: int) -> list[int]:
+    """The other shows whose name or an alias contains this show's name or alias as a whole phrase."""
+    return [
+        other.id
+        for other in catalog.shows
+        if other.id != show_id and any(show_id in catalog.mentions_of(p) for p in other.phrases)
+    ]
+
+
 def counts_day(
     catalog: Catalog, day: date, seed: int, diurnal_weights: tuple[int, ...]
 ) -> tuple[bytes, list[ShowVolumeRow]]:
@@ -80,13 +94,19 @@ def counts_day(
     fetched_at = _iso(day_start + timedelta(days=1) + FETCHED_AFTER)
     lines: list[str] = []
     truth: list[ShowVolumeRow] = []
+    groups: dict[int, tuple[list[int], list[int], list[int]]] = {}
     for show in catalog.shows:
         fig = catalog.figures_for(day, show.id)
         rng = random.Random(f"{seed}:counts:{day.isoformat()}:{show.id}")
-        both, hashtag_only, text_only = (
+        groups[show.id] = tuple(  # type: ignore[assignment]
             _spread(rng, n, cumulative)
             for n in target_split(fig.hashtag_count, fig.text_count, fig.tweet_count, 1.0)
         )
+    for show in catalog.shows:
+        both, hashtag_only, text_only = groups[show.id]
+        for container in containers(catalog, show.id):
+            c_both, _, c_text_only = groups[container]
+            text_only = [t + b + o for t, b, o in zip(text_only, c_both, c_text_only, strict=True)]
         hourly = {
             "hashtags": [b + h for b, h in zip(both, hashtag_only, strict=True)],
             "text": [b + t for b, t in zip(both, text_only, strict=True)],

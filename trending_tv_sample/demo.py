@@ -1,9 +1,13 @@
 """`make demo`: the whole pipeline on the sample lake, from nothing to the top shows.
 
-1. writes the sample lake (2020-11-23 .. 2020-12-01) unless the lake already holds data;
+1. writes the sample lake (2020-11-23 .. 2020-12-01) unless the lake already holds data: posts
+   (scaled down) through the ingest host, TMDB pulls, and `counts_raw/` at the published full-scale
+   volumes, in the format `ingest-host fetch-counts` lands;
 2. materializes every asset for the 9 days in ONE run (one Spark job per asset for the range),
    into the Dagster instance under $DAGSTER_HOME so `make ui` shows the run afterwards;
-3. prints the top shows of the period and checks the counts against the sample's ground truth.
+3. prints the top shows of the period, checks tweet_stat and show_volume against the sample's
+   ground truth, and ends with the last day's popular and trending tables (show_trends ranks the
+   exact volumes of show_volume).
 """
 
 from __future__ import annotations
@@ -35,7 +39,15 @@ DEMO_BUFFER = Path(".demo") / "ingest_buffer.sqlite3"  # the demo's own buffer, 
 
 
 DEMO_MARKER = ".demo-in-progress"  # written first and removed last: a lake with it is an interrupted demo
-DEMO_PREFIXES = ("tweet_raw/", "tmdb_raw/", "config/", "sample_truth/", "ingest_meta/", "manifests/")
+DEMO_PREFIXES = (
+    "tweet_raw/",
+    "tmdb_raw/",
+    "counts_raw/",
+    "config/",
+    "sample_truth/",
+    "ingest_meta/",
+    "manifests/",
+)
 
 
 def ensure_sample_lake(lake: Lake) -> None:
@@ -215,37 +227,38 @@ def print_top_shows(lake: Lake) -> None:
             table.add_row(str(rank), names.get(show_id, str(show_id)), f"{t[column]:,}")
         console.print(table)
     check_ground_truth(lake, stats)
+    check_show_volume(lake)
     print_report(lake)
 
 
 def print_report(lake: Lake) -> None:
-    """The last day's trending shows, and where the report's charts are."""
+    """Where the last day's report and charts are."""
     from trending_tv.assets.trending_report import report_key
+
+    console.print(f"Charts and report of {END}:")
+    for obj in lake.list(report_key(END, "")):
+        console.print(f"    {lake.uri(obj.key)}")
+
+
+def print_last_day(lake: Lake) -> None:
+    """The last day's popular and trending tables, as `trending-tv trends` prints them."""
+    from trending_tv.analyst.render import popular_table, trending_table
 
     trends = [r for r in read_table(lake, "show_trends") if r["date"] == END]
     if not trends:
-        return
-    ranked = sorted((r for r in trends if r["trend_rank"] is not None), key=lambda r: r["trend_rank"])
-    table = Table(
-        title=f"Trending on {END}: posts against what the show's own last 7 days predict",
-        title_justify="left",
-    )
-    for column in ("rank", "show", "posts", "expected", "x usual", "score", "TMDB popularity"):
-        table.add_column(column, justify="left" if column == "show" else "right")
-    for r in ranked[:10]:
-        table.add_row(
-            str(r["trend_rank"]),
-            r["name"],
-            f"{r['posts']:,}",
-            f"{r['expected_posts']:,.0f}",
-            f"{r['ratio']:.1f}x",
-            f"{r['trend_score']:.1f}",
-            "n/a" if r["popularity"] is None else f"{r['popularity']:.1f}",
+        console.print(f"[red]show_trends has no rows for {END}[/red]")
+        sys.exit(1)
+    sources = sorted({r["source"] for r in trends})
+    console.print(f"\n{END}: {len(trends)} shows ranked on {', '.join(sources)}")
+    console.print(popular_table(trends, title=f"Popular on {END}: posts, share of the day"))
+    ranked = [r for r in trends if r["trend_rank"] is not None]
+    console.print(
+        trending_table(
+            trends, title=f"Trending on {END}: posts against what the show's own last 7 days predict"
         )
-    console.print(table if ranked else f"No show above its expected level with enough posts on {END}.")
-    console.print("Charts and report:")
-    for obj in lake.list(report_key(END, "")):
-        console.print(f"    {lake.uri(obj.key)}")
+        if ranked
+        else f"No show above its expected level with enough posts on {END}."
+    )
 
 
 def check_ground_truth(lake: Lake, stats: list[dict]) -> None:
@@ -270,6 +283,31 @@ def check_ground_truth(lake: Lake, stats: list[dict]) -> None:
     console.print(f"      all {len(truth):,} tweet_stat rows equal the sample's ground truth ({key})")
 
 
+def check_show_volume(lake: Lake) -> None:
+    """show_volume against the counts the sample wrote (sample_truth/show_volume.csv)."""
+    key = "sample_truth/show_volume.csv"
+    if not lake.exists(key):
+        return
+    truth = {
+        (int(r["id"]), r["date"]): (int(r["hashtag_posts"]), int(r["text_posts"]), int(r["posts"]))
+        for r in csv.DictReader(io.StringIO(lake.read_text(key)))
+    }
+    computed = {
+        (r["id"], r["date"].isoformat()): (r["hashtag_posts"], r["text_posts"], r["posts"])
+        for r in read_table(lake, "show_volume")
+        if START <= r["date"] <= END
+    }
+    differing = [k for k in truth if computed.get(k) != truth[k]]
+    if differing:
+        console.print(f"[red]{len(differing)} of {len(truth)} show_volume rows differ from {key}[/red]")
+        sys.exit(1)
+    posts = sum(v[2] for v in truth.values())
+    console.print(
+        f"      all {len(truth):,} show_volume rows equal the sample's counts ({key}): {posts:,} posts, "
+        "the published 2020 volumes at full scale"
+    )
+
+
 def main() -> None:
     lake = Lake.from_url(code_location_settings().lake_url)
     started = time.monotonic()
@@ -280,6 +318,7 @@ def main() -> None:
         f"\nDone in {time.monotonic() - started:.0f} s. Open the Dagster UI on the same lake and runs:"
     )
     console.print("    make ui        # then http://127.0.0.1:3000")
+    print_last_day(lake)
 
 
 if __name__ == "__main__":

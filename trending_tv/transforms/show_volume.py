@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -275,12 +276,19 @@ def sample_drift(
     min_expected: float = 20.0,
     max_ratio: float = 2.0,
     min_z: float = 4.0,
+    rate_min_expected: float = 5.0,
 ) -> list[Drift]:
     """Shows whose share of the sampled stream (tweet_stat) drifts from their share of the exact
-    volumes, per measure. Under a fair sample a show's sampled count is about its exact share times
-    the sample's total (Poisson noise around it); a show is flagged when that expectation or its
+    volumes, per measure. Under a fair sample a show's sampled count is about its exact volume times
+    the sampling rate (Poisson noise around it); a show is flagged when that expectation or its
     sample is at least `min_expected`, the ratio is beyond `max_ratio` either way and the deviation
-    is at least `min_z` standard deviations (both, so neither noise nor a trivial gap fires)."""
+    is at least `min_z` standard deviations (both, so neither noise nor a trivial gap fires).
+
+    The sampling rate is the median of sample / exact over the shows big enough to estimate it
+    (at least `rate_min_expected` sampled posts expected at the overall rate; the overall rate when
+    fewer than 3 are): a broken big show (a third of the day's hashtag posts) would otherwise raise
+    every other show's share, and many small shows kept at a post or two by a sparse sample would
+    lower the big ones'."""
     sample_by_id = {int(r["id"]): r for r in tweet_stat}  # type: ignore[call-overload]
     exact_by_id = {int(r["id"]): r for r in volumes}  # type: ignore[call-overload]
     ids = sorted(set(sample_by_id) & set(exact_by_id))
@@ -295,9 +303,16 @@ def sample_drift(
         exact_total = sum(int(e) for _, _, e in pairs)  # type: ignore[arg-type]
         if not sample_total or not exact_total:
             continue
+        overall = sample_total / exact_total
+        judged = sorted(
+            s / int(e)  # type: ignore[arg-type]
+            for _, s, e in pairs
+            if int(e) * overall >= rate_min_expected  # type: ignore[arg-type]
+        )
+        rate = statistics.median(judged) if len(judged) >= 3 else overall
         for show_id, sample, exact in pairs:
             exact_share = int(exact) / exact_total  # type: ignore[arg-type]
-            expected = exact_share * sample_total
+            expected = int(exact) * rate  # type: ignore[arg-type]
             if max(expected, sample) < min_expected:
                 continue
             ratio = (sample + 0.5) / (expected + 0.5)
