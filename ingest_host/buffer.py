@@ -287,7 +287,8 @@ class Buffer:
                     self._count(received_hour, kind)
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # a failed COMMIT may have ended it: keep the original error
+                    self.db.execute("ROLLBACK")
                 raise
         return Accepted(kind, hour, stored)
 

@@ -140,9 +140,7 @@ class LocalLake(Lake):
             )
 
     def path(self, key: str) -> Path:
-        if key.startswith("/") or ".." in key.split("/"):
-            raise ValueError(f"Invalid lake key {key!r}")
-        return self.root / key
+        return self.root / layout.check_key(key)
 
     def list(self, prefix: str = "") -> list[LakeObject]:
         self.ensure_exists()
@@ -176,17 +174,26 @@ class LocalLake(Lake):
         return self.path(key).open("rb")
 
     def _atomic_write(self, key: str, writer) -> None:
+        """Write a temporary file beside the target, fsync it, rename it over the target, then fsync
+        the folder: after a crash the key holds the old bytes or the new, whole and durable."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 writer(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)  # mkstemp makes 0600; lake files are for other readers too
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)  # the rename itself is durable only once the folder is
+        finally:
+            os.close(folder)
 
     def write_bytes(self, key: str, data: bytes) -> None:
         self._atomic_write(key, lambda handle: handle.write(data))
@@ -300,6 +307,7 @@ class S3Lake(Lake):
         self.client.upload_file(os.fspath(path), self.bucket, self._full(key))
 
     def download_file(self, key: str, path: str | os.PathLike[str]) -> None:
+        layout.check_key(key)  # callers build `path` from the key: refuse `..` before anything is written
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.client.download_file(self.bucket, self._full(key), os.fspath(path))
 

@@ -1,27 +1,61 @@
 """Failure visibility: one clear log line per failed run, and a JSON post to a webhook when
 TRENDING_TV_ALERT_WEBHOOK_URL is set (the `alerts` resource; Slack-compatible `text`, plus structured
-fields).
+fields). The alert carries each failed step's own error (what raised, e.g. the blocking checks that
+kept a table from being published), not only the run's "Steps failed" line.
 
-Nothing secret is sent or logged: no run config, no environment, no resource values; the webhook URL
-itself (which often embeds a token) is logged by host only."""
+Nothing secret is sent or logged: no run config, no environment, no resource values; the value of any
+secret-looking environment variable is masked in error texts; the webhook URL itself (which often
+embeds a token) is logged by host only."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import urllib.request
+from collections.abc import Mapping
 from urllib.parse import urlparse
 
-from dagster import DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
+from dagster import DagsterEvent, DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
 
 from trending_tv.constants import TRIGGER_TAG
 from trending_tv.settings import ALERT_WEBHOOK_URL, AlertsResource
 
 MAX_ERROR_CHARS = 1000
+MAX_STEPS = 10
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|KEY|WEBHOOK|CREDENTIAL", re.IGNORECASE)
+
+
+def mask_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """`text` with the value of every secret-looking environment variable (…TOKEN, …KEY, …SECRET,
+    …PASSWORD, the webhook URL) replaced by ***."""
+    environ = os.environ if environ is None else environ
+    for name, value in environ.items():
+        if _SECRET_NAME.search(name) and len(value) >= 6:
+            text = text.replace(value, "***")
+    return text
+
+
+def step_error(event: DagsterEvent) -> str:
+    """What a failed step raised: a `dagster.Failure`'s description, else the innermost exception of
+    the error chain as `Class: message` (Dagster wraps user errors in a step execution error)."""
+    failure = getattr(event.event_specific_data, "user_failure_data", None)
+    if failure is not None and failure.description:
+        return failure.description.strip()
+    error = event.event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    return (error.message or error.cls_name or "").strip()
 
 
 def alert_payload(context: RunFailureSensorContext) -> dict:
     run = context.dagster_run
-    error = context.failure_event.message or ""
+    run_error = context.failure_event.message or ""
+    steps = [
+        {"step": e.step_key, "error": mask_secrets(step_error(e))[:MAX_ERROR_CHARS]}
+        for e in context.get_step_failure_events()[:MAX_STEPS]
+    ]
+    error = f"step {steps[0]['step']}: {steps[0]['error']}" if steps else mask_secrets(run_error)
     partition = run.tags.get("dagster/partition") or (
         f"{run.tags['dagster/asset_partition_range_start']}...{run.tags['dagster/asset_partition_range_end']}"
         if "dagster/asset_partition_range_start" in run.tags
@@ -40,6 +74,8 @@ def alert_payload(context: RunFailureSensorContext) -> dict:
         "partition": partition,
         "assets": assets,
         "error": error[:MAX_ERROR_CHARS],
+        "failed_steps": steps,
+        "run_error": mask_secrets(run_error)[:MAX_ERROR_CHARS],
         "trigger": run.tags.get(TRIGGER_TAG) or run.tags.get("dagster/sensor_name") or "manual",
     }
 

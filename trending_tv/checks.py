@@ -17,6 +17,7 @@ from trending_tv.constants import (
     TMDB_COVERAGE,
     UNIQUE_ID_DATE,
 )
+from trending_tv.raw_manifest import DayCoverage
 
 _SAMPLE = 20  # ids listed in check metadata at most
 
@@ -197,5 +198,66 @@ def ids_within(
             "orphans": count,
             "orphan_ids": MetadataValue.json(orphans),
             "absent_partitions": MetadataValue.json(absent),
+        },
+    )
+
+
+# --- Collection coverage (the ingest host's day coverage files) ---
+
+COLLECTION_COVERAGE = "collection_coverage"
+
+
+def _hour_list(labels: Sequence[str], minutes: Mapping[str, int] | None = None) -> str:
+    if minutes is None:
+        return ", ".join(labels)
+    return ", ".join(f"{h} ({minutes[h]} min)" for h in labels)
+
+
+def collection_coverage(coverage: Mapping[date, DayCoverage | None], min_share: float) -> AssetCheckResult:
+    """WARN when a day's collection covered less than `min_share` of its 1,440 minutes, naming the
+    hours not covered (missing: no file; pending or open: not uploaded or not finished when the
+    coverage file was written) and the partial ones; a day without a coverage file is "coverage
+    unknown" (uploaded before coverage was recorded), also a WARN."""
+    problems: list[str] = []
+    below: dict[str, dict] = {}
+    unknown = sorted(d.isoformat() for d, c in coverage.items() if c is None)
+    for day, cov in sorted(coverage.items()):
+        if cov is None:
+            continue
+        if cov.share_of_day >= min_share:
+            continue
+        not_covered = cov.hours_in("missing", "pending", "open", "unknown")
+        partial = cov.hours_in("partial")
+        minutes = {h: cov.minutes(h) for h in partial}
+        below[day.isoformat()] = {
+            "share_of_day": round(cov.share_of_day, 4),
+            "hours_not_covered": not_covered,
+            "partial_hours": minutes,
+            "final": cov.final,
+        }
+        parts = [f"{cov.share_of_day:.1%} of the day's minutes covered"]
+        if not_covered:
+            parts.append(f"{len(not_covered)} hour(s) not covered: {_hour_list(not_covered)}")
+        if partial:
+            parts.append(f"partial: {_hour_list(partial, minutes)}")
+        if not cov.final:
+            parts.append("coverage file written before the day ended")
+        problems.append(f"{day}: " + "; ".join(parts))
+    unknown_note = "coverage unknown (no coverage file: uploaded before coverage was recorded)"
+    problems += [f"{d}: {unknown_note}" for d in unknown]
+    heading = f"below {min_share:.0%} of the day's minutes: " if below else ""
+    description = heading + " | ".join(problems) if problems else None
+    return AssetCheckResult(
+        check_name=COLLECTION_COVERAGE,
+        passed=not problems,
+        severity=AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "min_share": min_share,
+            "lowest_share": round(
+                min((c.share_of_day for c in coverage.values() if c is not None), default=1.0), 4
+            ),
+            "days_below_threshold": MetadataValue.json(below),
+            "days_coverage_unknown": MetadataValue.json(unknown),
         },
     )

@@ -345,7 +345,7 @@ def test_run_failure_alert_logs_and_posts_json_without_secrets(monkeypatch, capf
 
     @asset
     def exploding() -> None:
-        raise RuntimeError("the lake bucket is not reachable")
+        raise RuntimeError(f"the lake bucket is not reachable (token {secret} refused)")
 
     instance = DagsterInstance.ephemeral()
     result = materialize(
@@ -378,7 +378,12 @@ def test_run_failure_alert_logs_and_posts_json_without_secrets(monkeypatch, capf
     [(path, content_type, payload)] = _Hook.received
     assert (path, content_type) == ("/hooks/T0KEN-in-path", "application/json")
     assert payload["run_id"] == run.run_id and payload["partition"] == "x"
-    assert "failed" in payload["text"]
+    # the failing step's own error, not only the run's "Steps failed" line; the secret masked
+    step_error = "RuntimeError: the lake bucket is not reachable (token *** refused)"
+    assert payload["failed_steps"] == [{"step": "exploding", "error": step_error}]
+    assert payload["error"] == f"step exploding: {step_error}"
+    assert payload["text"].endswith(f"failed for partition x: step exploding: {step_error}")
+    assert "Steps failed: ['exploding']" in payload["run_error"]
     logs = "".join(capfd.readouterr())
     assert f"RUN FAILED: trending-tv run {run.run_id}" in logs
     assert "posted to webhook host 127.0.0.1" in logs

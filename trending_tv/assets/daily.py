@@ -1,20 +1,51 @@
 """What every asset of the code location shares: the daily partitions, one run per partition range,
-a key equal to the function's name, and in-asset checks declared once and reused.
+a key equal to the function's name, in-asset checks declared once and reused, and write-audit-publish.
 
 `@daily_asset(group_name=..., kinds=..., deps=..., checks=[...])` is `@asset` with those arguments
-filled in; `Check` declares an in-asset check without repeating the asset's key."""
+filled in; `Check` declares an in-asset check without repeating the asset's key.
+
+Every table asset writes through `publish` (docs/design.md, "Analytics tables and the partition
+swap"), a generator:
+
+    @daily_asset(group_name=..., kinds=SPARK_TABLE, checks=[UNIQUE_ID_DATE_CHECK])
+    def my_table(context, lake: LakeResource, ...) -> Iterator[MaterializeResult | AssetCheckResult]:
+        days = partition_days(context)
+        with lake.stage_daily_table(df, "my_table", days) as staged:  # nothing published yet
+            rows = staged.rows()                                      # the rows as they will be read
+            result = MaterializeResult(metadata={...}, check_results=[checks.unique_id_date(rows)])
+            yield from publish(context, staged, result)
+
+The checks are computed on the staged rows. If none of the asset's blocking checks failed with ERROR
+severity, the staged days are swapped in and the result is yielded with the files written. Otherwise
+nothing is published (each day's previous files stay as they were), the staged files are kept under
+`_quarantine/<run_id>/<table>/year=YYYY/month=MM/day=DD/`, the check results are recorded (the UI
+shows them failed, with the quarantine path) and the step fails with `dagster.Failure` naming the
+checks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from dagster import AssetCheckSpec, AssetExecutionContext, AssetsDefinition, BackfillPolicy, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
+from trending_tv.assets.metadata import written
 from trending_tv.constants import UNIQUE_ID_DATE
 from trending_tv.partitions import daily_partitions
+from trending_tv.resources.lake import StagedTable
 
 SPARK_TABLE = frozenset({"spark", "parquet"})  # kinds of the tables Spark writes
 
@@ -69,3 +100,36 @@ def daily_asset(
 def partition_days(context: AssetExecutionContext) -> list[date]:
     """The days of this run: one partition, or a whole range in a single-run backfill."""
     return [date.fromisoformat(k) for k in context.partition_keys]
+
+
+def publish(
+    context: AssetExecutionContext, staged: StagedTable, result: MaterializeResult
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """Write-audit-publish of one staged table (module docstring): swap the staged days in when no
+    blocking check of this asset failed with ERROR, else quarantine them and fail the step."""
+    blocking = {spec.name for spec in context.assets_def.check_specs if spec.blocking}
+    failed = [
+        r.check_name
+        for r in result.check_results
+        if r.check_name in blocking and not r.passed and r.severity == AssetCheckSeverity.ERROR
+    ]
+    if not failed:
+        files = staged.publish()
+        yield MaterializeResult(
+            metadata={**(result.metadata or {}), **written(staged.lake, staged.table, files)},
+            check_results=result.check_results,
+        )
+        return
+    prefix = staged.quarantine(context.run.run_id)
+    where = staged.lake.uri(prefix)
+    for check in result.check_results:
+        yield check.with_metadata({**check.metadata, "quarantine": MetadataValue.path(where)})
+    days = ", ".join(d.isoformat() for d in staged.days)
+    raise Failure(
+        description=(
+            f"{staged.table} not published for {days}: blocking check(s) failed: {', '.join(failed)}. "
+            f"The published partitions are unchanged; the staged output is kept at {where}"
+        ),
+        metadata={"failed_checks": MetadataValue.json(failed), "quarantine": MetadataValue.path(where)},
+        allow_retries=False,
+    )

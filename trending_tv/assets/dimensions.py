@@ -6,25 +6,36 @@ each day's prefix is swapped whole, so reruns and backfills never change another
 integrity is checked by `@asset_check`s that read both tables' partitions from the lake
 (trending_tv.assets.integrity)."""
 
-import shutil
-import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, ResourceParam
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+)
 from dagster_pyspark import LazyPySparkResource
 from pyspark.sql.types import StructType
 
 from ingest_host import layout
 from ingest_host.tracked_shows import TrackedShowList, parse_tracked_shows
 from trending_tv import checks
-from trending_tv.assets.daily import SPARK_TABLE, UNIQUE_ID_DATE_CHECK, Check, daily_asset, partition_days
+from trending_tv.assets.daily import (
+    SPARK_TABLE,
+    UNIQUE_ID_DATE_CHECK,
+    Check,
+    daily_asset,
+    partition_days,
+    publish,
+)
 from trending_tv.assets.integrity import ids_in_parent_check
-from trending_tv.assets.metadata import table, written
+from trending_tv.assets.metadata import COLUMN_DESCRIPTIONS, column_schema, table
 from trending_tv.constants import (
     DIMENSIONS_GROUP,
     GENRES_IN_GENRES,
@@ -67,6 +78,7 @@ def add_counts(total: dict[str, int], counts: Counter | dict) -> None:
     group_name=DIMENSIONS_GROUP,
     kinds=SPARK_TABLE,
     deps=["raw_tmdb"],
+    metadata={"dagster/column_schema": column_schema(TVSHOWS_SCHEMA, COLUMN_DESCRIPTIONS["tvshows"])},
     checks=[
         UNIQUE_ID_DATE_CHECK,
         Check(NAMED_AND_TAGGED, "Every show has a name and at least one hashtag (what posts are matched on)"),
@@ -77,7 +89,7 @@ def tvshows(
     lake: LakeResource,
     pyspark: LazyPySparkResource,
     pyspark_step_launcher: ResourceParam[Any],
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | AssetCheckResult]:
     """The tracked TV shows of each day: TMDB names, genres and networks, plus the hashtags and
     aliases that posts are matched against."""
     rows = []
@@ -94,7 +106,6 @@ def tvshows(
         quality.update(tvshows_quality(day_rows, details))
         rows.extend(day_rows)
     df = pyspark.spark_session.createDataFrame(rows, TVSHOWS_SCHEMA)
-    files = lake.write_daily_table(df, "tvshows", partition_days(context))
     preview = {
         "id": "int",
         "name": "string",
@@ -102,18 +113,20 @@ def tvshows(
         "networks_id": "string",
         "hashtags": "string",
     }
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": len(rows),
-            "shows_without_tmdb_record": MetadataValue.json(missing),
-            "tmdb_lines_skipped": MetadataValue.json(skipped),
-            "quality": MetadataValue.json(dict(quality)),
-            "non_latin_names": quality["non_latin_names"],
-            "preview": table(rows, preview, limit=10),
-            **written(lake, "tvshows", files),
-        },
-        check_results=[checks.unique_id_date(rows), checks.named_and_tagged(rows)],
-    )
+    with lake.stage_daily_table(df, "tvshows", partition_days(context)) as staged:
+        staged_rows = staged.rows()
+        materialized = MaterializeResult(
+            metadata={
+                "dagster/row_count": len(staged_rows),
+                "shows_without_tmdb_record": MetadataValue.json(missing),
+                "tmdb_lines_skipped": MetadataValue.json(skipped),
+                "quality": MetadataValue.json(dict(quality)),
+                "non_latin_names": quality["non_latin_names"],
+                "preview": table(rows, preview, limit=10),
+            },
+            check_results=[checks.unique_id_date(staged_rows), checks.named_and_tagged(staged_rows)],
+        )
+        yield from publish(context, staged, materialized)
 
 
 def catalog_asset(name: str, build, schema: StructType, description: str) -> AssetsDefinition:
@@ -127,13 +140,14 @@ def catalog_asset(name: str, build, schema: StructType, description: str) -> Ass
         deps=["raw_tmdb"],
         checks=[UNIQUE_ID_DATE_CHECK],
         description=description,
+        metadata={"dagster/column_schema": column_schema(schema, COLUMN_DESCRIPTIONS[name])},
     )
     def _catalog(
         context: AssetExecutionContext,
         lake: LakeResource,
         pyspark: LazyPySparkResource,
         pyspark_step_launcher: ResourceParam[Any],
-    ) -> MaterializeResult:
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         rows: list[dict] = []
         problems: dict[str, int] = {k: 0 for k in CATALOG_COUNTS}
         skipped: dict[str, int] = {}
@@ -146,20 +160,21 @@ def catalog_asset(name: str, build, schema: StructType, description: str) -> Ass
             per_day[day.isoformat()] = len(result.rows)
             rows.extend(result.rows)
         df = pyspark.spark_session.createDataFrame(rows, schema)
-        files = lake.write_daily_table(df, name, partition_days(context))
         preview = {f.name: "int" if f.name == "id" else "string" for f in schema.fields if f.name != "date"}
         latest = [r for r in rows if r["date"] == max(partition_days(context))]
-        return MaterializeResult(
-            metadata={
-                "dagster/row_count": len(rows),
-                "rows_by_day": MetadataValue.json(per_day),
-                "tmdb_problems": MetadataValue.json(problems),
-                "tmdb_lines_skipped": MetadataValue.json(skipped),
-                "preview": table(latest, preview, limit=20),
-                **written(lake, name, files),
-            },
-            check_results=[checks.unique_id_date(rows)],
-        )
+        with lake.stage_daily_table(df, name, partition_days(context)) as staged:
+            staged_rows = staged.rows()
+            materialized = MaterializeResult(
+                metadata={
+                    "dagster/row_count": len(staged_rows),
+                    "rows_by_day": MetadataValue.json(per_day),
+                    "tmdb_problems": MetadataValue.json(problems),
+                    "tmdb_lines_skipped": MetadataValue.json(skipped),
+                    "preview": table(latest, preview, limit=20),
+                },
+                check_results=[checks.unique_id_date(staged_rows)],
+            )
+            yield from publish(context, staged, materialized)
 
     return _catalog
 
@@ -178,15 +193,9 @@ networks = catalog_asset(
 )
 
 
-DATE_ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("date", pa.date32()),
-        pa.field("weekday", pa.int32()),
-        pa.field("day", pa.int32()),
-        pa.field("month", pa.int32()),
-        pa.field("year", pa.int32()),
-    ]
-)
+# The date table's file columns: its day, month and year are the partition folders
+# (analytics/date/year=YYYY/month=MM/day=DD/), which Athena and DuckDB expose as columns.
+DATE_ARROW_SCHEMA = pa.schema([pa.field("date", pa.date32()), pa.field("weekday", pa.int32())])
 
 
 @daily_asset(
@@ -194,36 +203,30 @@ DATE_ARROW_SCHEMA = pa.schema(
     group_name=DIMENSIONS_GROUP,
     kinds={"python", "parquet"},
     checks=[Check(UNIQUE_DATE, "date is unique")],
+    metadata={"dagster/column_schema": column_schema(DATE_ARROW_SCHEMA, COLUMN_DESCRIPTIONS["date"])},
 )
-def date_dimension(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
-    """The calendar row of each day: ISO weekday (1 = Monday), day, month and year."""
-    # One row a day needs no Spark; pyarrow writes it, and the day's prefix is swapped whole as
-    # write_daily_table does. (write_daily_table adds year/month/day partition columns, which
-    # would overwrite this table's own day, month and year columns.)
+def date_dimension(
+    context: AssetExecutionContext, lake: LakeResource
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """The calendar row of each day: date and ISO weekday (1 = Monday) in the file; day, month and
+    year are its partition folders (year=/month=/day=), which catalogs and DuckDB read as columns."""
+    # One row a day needs no Spark: pyarrow writes it.
     lake.client.ensure_exists()
     rows = [date_row(day) for day in partition_days(context)]
-    files: dict[date, list[str]] = {}
-    staging = Path(tempfile.mkdtemp(prefix="trending-tv-date-"))
-    try:
-        for row in rows:
-            folder = staging / row["date"].isoformat()
-            folder.mkdir()
-            arrow = pa.Table.from_pylist([row], schema=DATE_ARROW_SCHEMA)
-            pq.write_table(arrow, folder / "part-00000.snappy.parquet", compression="snappy")
-            files[row["date"]] = lake.client.replace_prefix_from_folder(
-                folder, layout.table_partition_prefix("date", row["date"])
-            )
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    tables = {
+        row["date"]: pa.Table.from_pylist(
+            [{name: row[name] for name in DATE_ARROW_SCHEMA.names}], schema=DATE_ARROW_SCHEMA
+        )
+        for row in rows
+    }
     columns = {"date": "date", "weekday": "int", "day": "int", "month": "int", "year": "int"}
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": len(rows),
-            "preview": table(rows, columns, limit=10),
-            **written(lake, "date", files),
-        },
-        check_results=[checks.unique_key(rows, ["date"], UNIQUE_DATE)],
-    )
+    with lake.stage_daily_arrow(tables, "date") as staged:
+        staged_rows = staged.rows()
+        materialized = MaterializeResult(
+            metadata={"dagster/row_count": len(staged_rows), "preview": table(rows, columns, limit=10)},
+            check_results=[checks.unique_key(staged_rows, ["date"], UNIQUE_DATE)],
+        )
+        yield from publish(context, staged, materialized)
 
 
 # The ids in tvshows' list columns are genres and networks of the same day (not blocking).

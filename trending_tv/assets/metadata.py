@@ -1,14 +1,18 @@
-"""Materialization metadata shared by the assets: tables the UI renders with typed, sortable columns,
-and where a table's files went."""
+"""Metadata shared by the assets: tables the UI renders with typed, sortable columns, where a table's
+files went, and each table's columns for the catalog (`dagster/column_schema`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
 
+import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableMetadataValue, TableRecord, TableSchema
+from pyspark.sql.pandas.types import from_arrow_type
+from pyspark.sql.types import StructType
 
 from ingest_host import layout
+from ingest_host.lake import Lake
 from trending_tv.resources.lake import LakeResource
 
 
@@ -34,9 +38,80 @@ def table(
     )
 
 
-def written(lake: LakeResource, table_name: str, files: Mapping[date, list[str]]) -> dict[str, MetadataValue]:
-    """The files a run wrote per day, and the table's folder in the lake."""
+def written(
+    lake: Lake | LakeResource, table_name: str, files: Mapping[date, list[str]]
+) -> dict[str, MetadataValue]:
+    """The files a run published per day, and the table's folder in the lake."""
+    client = lake.client if isinstance(lake, LakeResource) else lake
     return {
         "files": MetadataValue.json({d.isoformat(): keys for d, keys in files.items()}),
-        "path": MetadataValue.path(lake.client.uri(layout.table_prefix(table_name))),
+        "path": MetadataValue.path(client.uri(layout.table_prefix(table_name))),
     }
+
+
+# What each column of the tables means (docs/design.md, "Table schemas"); show_trends' own are in
+# trending_tv.transforms.trends.COLUMN_DESCRIPTIONS.
+SHOW_ID = "TMDB id of the tracked show"
+COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "tweet_stat": {
+        "id": SHOW_ID,
+        "date": "UTC day the posts were created",
+        "hashtag_count": "posts that day carrying one of the show's hashtags",
+        "text_count": "posts that day naming the show (name or alias, as a whole phrase) in their text",
+        "tweet_count": "distinct posts counted by hashtag or by text: max(hashtag, text) <= it <= their sum",
+    },
+    "tmdb_stat": {
+        "id": SHOW_ID,
+        "date": "UTC day the TMDB snapshot was taken (fetched at 23:30 UTC)",
+        "number_of_seasons": "seasons, as TMDB says (null when TMDB had none or sent the wrong type)",
+        "number_of_episodes": "episodes, as TMDB says (null when TMDB had none)",
+        "vote_count": "TMDB votes",
+        "vote_average": "TMDB average vote, 0 to 10",
+        "popularity": "TMDB popularity score that day",
+    },
+    "tvshows": {
+        "id": SHOW_ID,
+        "name": "TMDB's name when TMDB answered that day, else the tracked list's",
+        "original_name": "TMDB's original name (null when blank or absent)",
+        "original_language": "TMDB's original language code (null when blank or absent)",
+        "genres_id": "TMDB genre ids, in TMDB's order (genres.id)",
+        "networks_id": "TMDB network ids, in TMDB's order (networks.id)",
+        "hashtags": "hashtags posts are matched on (the tracked list)",
+        "aliases": "other names posts are matched on, as whole phrases (the tracked list)",
+        "date": "UTC day of the snapshot",
+    },
+    "genres": {
+        "id": "TMDB genre id",
+        "name": "genre name, as TMDB gives it",
+        "date": "UTC day of the snapshot",
+    },
+    "networks": {
+        "id": "TMDB network id",
+        "name": "network name, as TMDB gives it",
+        "origin_country": "TMDB's country code of the network (empty only when TMDB has none)",
+        "date": "UTC day of the snapshot",
+    },
+    "date": {
+        "date": "UTC day (day, month and year are the partition folders year=/month=/day=)",
+        "weekday": "ISO weekday, 1 = Monday .. 7 = Sunday",
+    },
+}
+
+
+def column_schema(schema: StructType | pa.Schema, descriptions: Mapping[str, str]) -> TableSchema:
+    """The catalog's columns of a table (the `dagster/column_schema` asset metadata) from the Spark or
+    Arrow schema it is written with, types as Spark SQL names them; every column needs a description."""
+    fields = (
+        [(f.name, from_arrow_type(f.type)) for f in schema]
+        if isinstance(schema, pa.Schema)
+        else [(f.name, f.dataType) for f in schema.fields]
+    )
+    undescribed = [name for name, _ in fields if name not in descriptions]
+    if undescribed:
+        raise ValueError(f"columns without a description: {undescribed}")
+    return TableSchema(
+        columns=[
+            TableColumn(name, data_type.simpleString(), description=descriptions[name])
+            for name, data_type in fields
+        ]
+    )

@@ -2,22 +2,22 @@
 stopped at tables)."""
 
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
     ResourceParam,
-    TableColumn,
-    TableSchema,
 )
 from dagster_pyspark import LazyPySparkResource
 
 from ingest_host import layout
 from trending_tv.assets import metadata
-from trending_tv.assets.daily import SPARK_TABLE, daily_asset, partition_days
+from trending_tv.assets.daily import SPARK_TABLE, daily_asset, partition_days, publish
 from trending_tv.constants import TRENDS_GROUP
 from trending_tv.resources.lake import LakeResource
 from trending_tv.transforms.trends import (
@@ -31,12 +31,7 @@ from trending_tv.transforms.tweet_stat import TWEET_STAT_SCHEMA
 
 TMDB_STAT_COLUMNS = "id long, date date, popularity double"
 SHOW_VOLUME_COLUMNS = "id long, date date, hashtag_posts long, text_posts long, posts long"
-COLUMN_SCHEMA = TableSchema(
-    columns=[
-        TableColumn(f.name, f.dataType.simpleString(), description=COLUMN_DESCRIPTIONS[f.name])
-        for f in SHOW_TRENDS_SCHEMA.fields
-    ]
-)
+COLUMN_SCHEMA = metadata.column_schema(SHOW_TRENDS_SCHEMA, COLUMN_DESCRIPTIONS)
 POPULAR_COLUMNS = {
     "popular_rank": "int",
     "name": "string",
@@ -95,7 +90,7 @@ def show_trends(
     lake: LakeResource,
     pyspark: LazyPySparkResource,
     pyspark_step_launcher: ResourceParam[Any],
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Each show's day, popular (posts, share, popular rank) apart from trending (trend rank by
     surprise): expected posts = the median of the show's odds against the rest of the day over its
     last 7 complete days, shrunk toward an all-shows prior (TMDB popularity), times the other shows'
@@ -130,13 +125,12 @@ def show_trends(
         table = spark.createDataFrame(
             [tuple(r[f.name] for f in SHOW_TRENDS_SCHEMA) for r in rows], SHOW_TRENDS_SCHEMA
         )
-        files = lake.write_daily_table(table, "show_trends", days)
     last = days[-1]
     last_day = [r for r in rows if r["date"] == last]
     popular = sorted(last_day, key=lambda r: r["popular_rank"])[:10]
     ranked = [r for r in last_day if r["trend_rank"] is not None]
     trending = sorted(ranked, key=lambda r: r["trend_rank"])[:10]
-    return MaterializeResult(
+    materialized = MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
             "history_days_read": len({k.rsplit("/", 2)[0] for k in tweet_keys}),
@@ -150,6 +144,7 @@ def show_trends(
             "with_tmdb_popularity": bool(tmdb_keys),
             f"trending_on_{last}": metadata.table(trending, TRENDING_COLUMNS),
             f"popular_on_{last}": metadata.table(popular, POPULAR_COLUMNS),
-            **metadata.written(lake, "show_trends", files),
         }
     )
+    with lake.stage_daily_table(table, "show_trends", days) as staged:
+        yield from publish(context, staged, materialized)

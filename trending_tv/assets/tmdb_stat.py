@@ -11,17 +11,25 @@ previous day comes from this run when the run covers it, else from the lake; the
 data (or a day whose previous partition was never materialized) has nothing to compare with, which
 the check's metadata says."""
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ResourceParam
+from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, MetadataValue, ResourceParam
 from dagster_pyspark import LazyPySparkResource
 
 from trending_tv import checks
-from trending_tv.assets.daily import SPARK_TABLE, UNIQUE_ID_DATE_CHECK, Check, daily_asset, partition_days
+from trending_tv.assets.daily import (
+    SPARK_TABLE,
+    UNIQUE_ID_DATE_CHECK,
+    Check,
+    daily_asset,
+    partition_days,
+    publish,
+)
 from trending_tv.assets.dimensions import add_skipped, read_tmdb_day
 from trending_tv.assets.integrity import ids_in_parent_check
-from trending_tv.assets.metadata import table, written
+from trending_tv.assets.metadata import COLUMN_DESCRIPTIONS, column_schema, table
 from trending_tv.constants import FACTS_GROUP, IDS_IN_TVSHOWS, POPULARITY_REFRESHED, TMDB_COVERAGE
 from trending_tv.freshness import DAILY_FRESHNESS
 from trending_tv.resources.lake import LakeResource
@@ -61,6 +69,7 @@ def _top_popularity(rows: list[dict], names: dict[int, str], limit: int = 10) ->
     kinds=SPARK_TABLE,
     freshness_policy=DAILY_FRESHNESS,
     deps=["raw_tmdb"],
+    metadata={"dagster/column_schema": column_schema(TMDB_STAT_SCHEMA, COLUMN_DESCRIPTIONS["tmdb_stat"])},
     checks=[
         Check(
             TMDB_COVERAGE,
@@ -81,7 +90,7 @@ def tmdb_stat(
     pyspark: LazyPySparkResource,
     data_quality: DataQualityResource,
     pyspark_step_launcher: ResourceParam[Any],
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Daily TMDB figures per tracked show: seasons, episodes, votes, vote average and popularity."""
     days = partition_days(context)
     computed: dict[date, list[dict]] = {}
@@ -108,7 +117,6 @@ def tmdb_stat(
         names.update({s.id: s.name for s in tracked})
     rows = [r for day in days for r in computed[day]]
     df = pyspark.spark_session.createDataFrame(rows, TMDB_STAT_SCHEMA)
-    files = lake.write_daily_table(df, "tmdb_stat", days)
     per_day = [
         {
             "day": d,
@@ -119,36 +127,44 @@ def tmdb_stat(
         }
         for d in days
     ]
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": len(rows),
-            "per_day": table(
-                per_day,
-                {"day": "date", "tracked": "int", "rows": "int", "missing": "int", "stale_popularity": "int"},
-            ),
-            "missing_ids": MetadataValue.json(missing),
-            "untracked_records": MetadataValue.json(untracked),
-            "null_values": MetadataValue.json(nulls),
-            "tmdb_lines_skipped": MetadataValue.json(dict(sorted(skipped.items()))),
-            "date_label": "UTC day the snapshot was taken (fetched at 23:30 UTC)",
-            "top_popularity": table(
-                _top_popularity(rows, names),
-                {
-                    "date": "date",
-                    "show": "string",
-                    "popularity": "float",
-                    "vote_count": "int",
-                    "vote_average": "float",
-                },
-            ),
-            **written(lake, "tmdb_stat", files),
-        },
-        check_results=[
-            checks.tmdb_coverage(rows, tracked_by_day, data_quality.tmdb_min_coverage),
-            checks.unique_id_date(rows),
-            checks.popularity_refreshed(stale),
-        ],
-    )
+    with lake.stage_daily_table(df, "tmdb_stat", days) as staged:
+        staged_rows = staged.rows()
+        materialized = MaterializeResult(
+            metadata={
+                "dagster/row_count": len(staged_rows),
+                "per_day": table(
+                    per_day,
+                    {
+                        "day": "date",
+                        "tracked": "int",
+                        "rows": "int",
+                        "missing": "int",
+                        "stale_popularity": "int",
+                    },
+                ),
+                "missing_ids": MetadataValue.json(missing),
+                "untracked_records": MetadataValue.json(untracked),
+                "null_values": MetadataValue.json(nulls),
+                "tmdb_lines_skipped": MetadataValue.json(dict(sorted(skipped.items()))),
+                "date_label": "UTC day the snapshot was taken (fetched at 23:30 UTC)",
+                "top_popularity": table(
+                    _top_popularity(staged_rows, names),
+                    {
+                        "date": "date",
+                        "show": "string",
+                        "popularity": "float",
+                        "vote_count": "int",
+                        "vote_average": "float",
+                    },
+                ),
+            },
+            check_results=[
+                checks.tmdb_coverage(staged_rows, tracked_by_day, data_quality.tmdb_min_coverage),
+                checks.unique_id_date(staged_rows),
+                checks.popularity_refreshed(stale),
+            ],
+        )
+        yield from publish(context, staged, materialized)
 
 
 tmdb_stat_ids_in_tvshows = ids_in_parent_check("tmdb_stat", "id", "tvshows", IDS_IN_TVSHOWS, blocking=True)

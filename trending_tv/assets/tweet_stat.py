@@ -1,21 +1,34 @@
 """tweet_stat, the daily post counts per tracked show, computed with PySpark, and its check against
 tvshows."""
 
+from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ResourceParam
+from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, MetadataValue, ResourceParam
 from dagster_pyspark import LazyPySparkResource
 
 from trending_tv import checks
-from trending_tv.assets.daily import SPARK_TABLE, UNIQUE_ID_DATE_CHECK, Check, daily_asset, partition_days
+from trending_tv.assets.daily import (
+    SPARK_TABLE,
+    UNIQUE_ID_DATE_CHECK,
+    Check,
+    daily_asset,
+    partition_days,
+    publish,
+)
 from trending_tv.assets.integrity import ids_in_parent_check
-from trending_tv.assets.metadata import table, written
+from trending_tv.assets.metadata import COLUMN_DESCRIPTIONS, column_schema, table
 from trending_tv.constants import COUNTS_CONSISTENT, FACTS_GROUP, IDS_IN_TVSHOWS, ONE_ROW_PER_TRACKED_SHOW
 from trending_tv.freshness import DAILY_FRESHNESS
 from trending_tv.resources.lake import LakeResource
 from trending_tv.transforms.posts import NOTICE_KINDS
 from trending_tv.transforms.tmdb import tracked_from_tvshows
-from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
+from trending_tv.transforms.tweet_stat import (
+    TWEET_STAT_SCHEMA,
+    compute_tweet_stat,
+    prefixes_to_list,
+    raw_keys_for_days,
+)
 
 
 def _top_shows(rows: list[dict], names: dict[int, str], limit: int = 10) -> list[dict]:
@@ -35,6 +48,7 @@ def _top_shows(rows: list[dict], names: dict[int, str], limit: int = 10) -> list
     kinds=SPARK_TABLE,
     freshness_policy=DAILY_FRESHNESS,
     deps=["raw_tweets", "tvshows"],
+    metadata={"dagster/column_schema": column_schema(TWEET_STAT_SCHEMA, COLUMN_DESCRIPTIONS["tweet_stat"])},
     checks=[
         Check(ONE_ROW_PER_TRACKED_SHOW, "One row per show tracked that day, zeros included"),
         UNIQUE_ID_DATE_CHECK,
@@ -46,7 +60,7 @@ def tweet_stat(
     lake: LakeResource,
     pyspark: LazyPySparkResource,
     pyspark_step_launcher: ResourceParam[Any],
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Daily posts per tracked show mentioning it by hashtag, by name or alias in the text, and either."""
     days = partition_days(context)
     shows_by_day = {
@@ -57,7 +71,6 @@ def tweet_stat(
     context.log.info(f"Counting {len(days)} day(s) from {len(keys)} raw files")
     with lake.local_paths(keys) as paths:
         result = compute_tweet_stat(pyspark.spark_session, paths, shows_by_day)
-        files = lake.write_daily_table(result.table, "tweet_stat", days)
     names = {s.id: s.name for shows in shows_by_day.values() for s in shows}
     tracked = {day: {s.id for s in shows} for day, shows in shows_by_day.items()}
     notices = {k: result.line_counts[k] for k in NOTICE_KINDS}
@@ -65,32 +78,34 @@ def tweet_stat(
         {"day": d, "posts": v["posts"], "duplicates_dropped": v["duplicates"]}
         for d, v in result.per_day.items()
     ]
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": len(result.rows),
-            "files_read": result.files_read,
-            "lines_read": sum(result.line_counts.values()),
-            "posts_read": result.line_counts["post"],
-            "posts_counted": sum(result.posts_in_days.values()),
-            "duplicates_dropped": result.duplicates_dropped,
-            "corrupt_lines": result.line_counts["corrupt"],
-            "invalid_posts": result.line_counts["invalid_post"],
-            "keepalives_skipped": result.line_counts["keepalive"],
-            "notices_skipped": sum(notices.values()),
-            "notices_by_kind": MetadataValue.json(notices),
-            "per_day": table(per_day, {"day": "date", "posts": "int", "duplicates_dropped": "int"}),
-            "top_shows": table(
-                _top_shows(result.rows, names),
-                {"show": "string", "tweets": "int", "by_hashtag": "int", "by_text": "int"},
-            ),
-            **written(lake, "tweet_stat", files),
-        },
-        check_results=[
-            checks.one_row_per_tracked_show(result.rows, tracked),
-            checks.unique_id_date(result.rows),
-            checks.counts_consistent(result.rows),
-        ],
-    )
+    with lake.stage_daily_table(result.table, "tweet_stat", days) as staged:
+        rows = staged.rows()
+        materialized = MaterializeResult(
+            metadata={
+                "dagster/row_count": len(rows),
+                "files_read": result.files_read,
+                "lines_read": sum(result.line_counts.values()),
+                "posts_read": result.line_counts["post"],
+                "posts_counted": sum(result.posts_in_days.values()),
+                "duplicates_dropped": result.duplicates_dropped,
+                "corrupt_lines": result.line_counts["corrupt"],
+                "invalid_posts": result.line_counts["invalid_post"],
+                "keepalives_skipped": result.line_counts["keepalive"],
+                "notices_skipped": sum(notices.values()),
+                "notices_by_kind": MetadataValue.json(notices),
+                "per_day": table(per_day, {"day": "date", "posts": "int", "duplicates_dropped": "int"}),
+                "top_shows": table(
+                    _top_shows(rows, names),
+                    {"show": "string", "tweets": "int", "by_hashtag": "int", "by_text": "int"},
+                ),
+            },
+            check_results=[
+                checks.one_row_per_tracked_show(rows, tracked),
+                checks.unique_id_date(rows),
+                checks.counts_consistent(rows),
+            ],
+        )
+        yield from publish(context, staged, materialized)
 
 
 tweet_stat_ids_in_tvshows = ids_in_parent_check("tweet_stat", "id", "tvshows", IDS_IN_TVSHOWS, blocking=True)

@@ -1,0 +1,194 @@
+"""Write-audit-publish: a table's days are staged, the asset's blocking checks run on the staged rows,
+and the days are swapped in only when they pass. On failure the published partition stays byte for
+byte, the staged rows are kept under _quarantine/<run_id>/<table>/, the step fails naming the checks,
+and the failed check results are recorded in the instance (what the UI shows)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, build_run_status_sensor_context, materialize
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from ingest_host import layout
+from trending_tv.alerts import alert_payload
+from trending_tv.assets.dimensions import date_dimension
+from trending_tv.assets.tweet_stat import tweet_stat
+from trending_tv.resources.lake import LakeResource, StagedTable, quarantine_prefix
+from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
+from trending_tv_tests.lake_fixtures import SHOWS, tiny_lake
+from trending_tv_tests.test_slice_materialize import DAY, SLICE, resources
+
+DAY_DATE = date.fromisoformat(DAY)
+PARTITION = layout.table_partition_prefix("tweet_stat", DAY_DATE)
+
+
+def duplicate_a_show_in_tvshows(root: Path) -> None:
+    """A tvshows day holding one show twice (an older writer's leftover, say): the day's tweet_stat
+    then has two rows for that show, and its blocking unique_id_date check fails for real."""
+    lake = LakeResource(url=str(root))
+    shows = lake.read_table_partition("tvshows", DAY_DATE)
+    folder = root / layout.table_partition_prefix("tvshows", DAY_DATE)
+    pq.write_table(pa.concat_tables([shows, shows.slice(0, 1)]), folder / "part-00000.snappy.parquet")
+
+
+def duckdb_rows(root: Path) -> list[tuple]:
+    files = str(root / "analytics" / "tweet_stat" / "*" / "*" / "*" / "*.parquet")
+    return duckdb.sql(f"SELECT id, tweet_count FROM read_parquet('{files}') ORDER BY id").fetchall()
+
+
+def test_a_failing_blocking_check_publishes_nothing_and_quarantines_the_staged_rows(spark, tmp_path):
+    root = tmp_path / "lake"
+    tiny_lake(root)
+    assert materialize(SLICE, resources=resources(root), partition_key=DAY).success
+    published = root / PARTITION / "part-00000.snappy.parquet"
+    before = published.read_bytes()
+    old_rows = duckdb_rows(root)
+    assert len(old_rows) == len(SHOWS)
+
+    duplicate_a_show_in_tvshows(root)
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        [tweet_stat], resources=resources(root), partition_key=DAY, instance=instance, raise_on_error=False
+    )
+    assert not result.success
+    run_id = result.run_id
+
+    # the published day is untouched, byte for byte, and DuckDB still reads the old rows
+    assert published.read_bytes() == before
+    assert [p.name for p in published.parent.iterdir()] == ["part-00000.snappy.parquet"]
+    assert duckdb_rows(root) == old_rows
+
+    # the staged rows are kept for inspection under the run's quarantine prefix
+    quarantined = root / quarantine_prefix(run_id, "tweet_stat") / "year=2020/month=11/day=23"
+    assert [p.name for p in quarantined.iterdir()] == ["part-00000.snappy.parquet"]
+    staged = pq.read_table(quarantined / "part-00000.snappy.parquet").to_pylist()
+    assert len(staged) == len(SHOWS) + 1
+    assert sorted(r["id"] for r in staged).count(SHOWS[0].id) == 2
+
+    # no materialization, the step failed naming the check and the quarantine
+    assert not [e for e in result.get_asset_materialization_events()]
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.to_string()
+    assert "unique_id_date" in message and "not published" in message
+    assert str(root / quarantine_prefix(run_id, "tweet_stat")) in message
+
+    # what the UI shows: the check evaluations recorded in the instance, unique_id_date failed
+    def latest(check: str):
+        key = AssetCheckKey(AssetKey("tweet_stat"), check)
+        [record] = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+        return record
+
+    failed = latest("unique_id_date")
+    assert failed.run_id == run_id
+    assert failed.status == AssetCheckExecutionRecordStatus.FAILED
+    evaluation = failed.event.dagster_event.event_specific_data
+    assert evaluation.passed is False and evaluation.metadata["repeated_keys"].value == 1
+    assert evaluation.metadata["quarantine"].value == str(root / quarantine_prefix(run_id, "tweet_stat"))
+    assert latest("counts_consistent").status == AssetCheckExecutionRecordStatus.SUCCEEDED
+    assert instance.get_latest_materialization_event(AssetKey("tweet_stat")) is None
+
+    # the failure alert names the step and the checks that kept the day from being published
+    run_failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    alert = alert_payload(
+        build_run_status_sensor_context(
+            sensor_name="run_failure_alert",
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(run_id),
+            dagster_event=run_failure,
+        ).for_run_failure()
+    )
+    assert alert["error"].startswith(
+        "step tweet_stat: tweet_stat not published for 2020-11-23: blocking check(s) failed: unique_id_date."
+    )
+
+
+def test_passing_checks_publish_and_leave_no_staging_or_quarantine(tmp_path):
+    """The date table (pyarrow, no Spark): published on success; its files hold only the columns
+    that are not partition folders."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    result = materialize([date_dimension], resources={"lake": LakeResource(url=str(root))}, partition_key=DAY)
+    assert result.success
+    [part] = (root / layout.table_partition_prefix("date", DAY_DATE)).iterdir()
+    assert pq.read_table(part).to_pylist() == [{"date": DAY_DATE, "weekday": 1}]
+    assert not (root / "_quarantine").exists()
+    # DuckDB's hive partitioning gives day, month and year from the folders, once each
+    rows = duckdb.sql(
+        "SELECT date, weekday, year, month, day FROM "
+        f"read_parquet('{root}/analytics/date/*/*/*/*.parquet', hive_partitioning = true)"
+    ).fetchall()
+    assert rows == [(DAY_DATE, 1, 2020, 11, 23)]
+
+
+@pytest.fixture(params=["folder", "s3"])
+def lake(request, tmp_path, monkeypatch):
+    if request.param == "folder":
+        (tmp_path / "lake").mkdir()
+        yield LakeResource(url=str(tmp_path / "lake"))
+        return
+    with MotoS3(bucket=f"wap-{uuid.uuid4().hex[:12]}") as s3:
+        for key, value in s3_env(s3.endpoint).items():
+            monkeypatch.setenv(key, value)
+        yield LakeResource(url=f"s3://{s3.bucket}/lake")
+
+
+def _parquet(ids: list[int]) -> bytes:
+    out = io.BytesIO()
+    pq.write_table(pa.table({"id": ids}), out)
+    return out.getvalue()
+
+
+def test_staged_days_in_a_local_folder_publish_or_quarantine(lake):
+    """Staged with pyarrow in a temporary folder (as local runs stage Spark's output), on a folder
+    and on an S3 lake: quarantine copies the days under the run's prefix and leaves the published
+    day alone; publish swaps the day in; leaving the block removes the staging folder."""
+    client = lake.client
+    old = PARTITION + "part-00000.snappy.parquet"
+    client.write_bytes(old, _parquet([1]))
+    with lake.stage_daily_arrow({DAY_DATE: pa.table({"id": [7, 8]})}, "tweet_stat") as staged:
+        assert staged.rows() == [{"id": 7}, {"id": 8}]
+        prefix = staged.quarantine("run-1")
+        assert client.read_bytes(old) == _parquet([1])
+        [kept] = client.list(prefix)
+        assert kept.key == prefix + "year=2020/month=11/day=23/part-00000.snappy.parquet"
+        staged_folder = Path(staged.parts[DAY_DATE][0]).parent
+        assert staged.publish() == {DAY_DATE: [old]}
+    assert pq.read_table(io.BytesIO(client.read_bytes(old))).column("id").to_pylist() == [7, 8]
+    assert not staged_folder.exists()
+    with pytest.raises(ValueError, match="partition folders"):
+        lake.stage_daily_arrow({DAY_DATE: pa.table({"date": [DAY_DATE], "day": [23]})}, "date")
+
+
+def test_staged_days_on_s3_quarantine_with_server_side_copies(lake):
+    """Direct mode (EMR) stages under _staging/ in the lake: the quarantine and the swap are copies
+    inside the lake, and leaving the block removes the staging prefix."""
+    client = lake.client
+    staging = "_staging/tweet_stat/abc/"
+    source = f"{staging}year=2020/month=11/day=23/part-00000-x.c000.snappy.parquet"
+    client.write_bytes(source, _parquet([5]))
+    client.write_bytes(PARTITION + "part-00000.snappy.parquet", _parquet([1]))
+    with StagedTable(
+        client, "tweet_stat", [DAY_DATE], {DAY_DATE: [source]}, staging_prefix=staging
+    ) as staged:
+        assert staged.rows() == [{"id": 5}]
+        prefix = staged.quarantine("run-2")
+    assert client.list("_staging/") == []
+    assert [o.key for o in client.list(prefix)] == [
+        prefix + "year=2020/month=11/day=23/part-00000.snappy.parquet"
+    ]
+    assert client.read_bytes(PARTITION + "part-00000.snappy.parquet") == _parquet([1])
+
+
+def test_a_run_id_or_table_that_is_not_a_plain_key_is_refused():
+    with pytest.raises(ValueError):
+        quarantine_prefix("..", "tweet_stat")
+    with pytest.raises(ValueError):
+        quarantine_prefix("run", "../analytics")
