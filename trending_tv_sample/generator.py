@@ -6,7 +6,7 @@ rules for tweet_stat").
 posts still gets its empty file), the TMDB pull `tmdb_raw/YYYY/MM/DD/YYYY-MM-DD.json`, the tracked
 list in force `tmdb_raw/YYYY/MM/DD/tracked_shows.csv`, the day's X post counts at the published
 volumes `counts_raw/YYYY/MM/DD/YYYY-MM-DD.json` (full scale, in the format fetch-counts lands:
-trending_tv_sample/counts.py), and `config/tracked_shows.csv`; then the ground truth under
+trending_tv_sample/volumes.py), and `config/tracked_shows.csv`; then the ground truth under
 `sample_truth/` (`show_volume.csv` for the counts). It imports only the standard library and `ingest_host`, so
 `trending-tv-sample-lake replay` can feed `iter_stream_messages` to the ingest host's buffer on a
 box without Dagster or Spark. With `write_posts=False` it writes everything but the hourly post
@@ -86,7 +86,6 @@ from ingest_host.layout import (
 )
 from ingest_host.tracked_shows import format_tracked_shows
 from trending_tv_sample.catalog import Catalog, load_catalog
-from trending_tv_sample.counts import ShowVolumeRow, counts_day
 from trending_tv_sample.model import (
     ARCHIVE_FULL_TEXT,
     DAY_MS,
@@ -110,6 +109,7 @@ from trending_tv_sample.model import (
 from trending_tv_sample.payloads import Material, Renderer, build_users, expected_matches
 from trending_tv_sample.tmdb import tmdb_day_lines
 from trending_tv_sample.vocabulary import check_vocabulary
+from trending_tv_sample.volumes import ShowVolumeRow, counts_day
 
 DEFAULT_START = date(2020, 11, 23)
 DEFAULT_END = date(2020, 12, 1)

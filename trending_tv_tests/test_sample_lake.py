@@ -214,7 +214,7 @@ def test_same_seed_gives_byte_identical_lakes(tmp_path):
     )
     generate_sample_lake(tmp_path / "b", start=date(2020, 11, 26), end=date(2020, 11, 27), scale=0.005)
     a, b = all_files(tmp_path / "a"), all_files(tmp_path / "b")
-    assert a.keys() == b.keys() and len(a) == 2 * 26 + 1 + 7
+    assert a.keys() == b.keys() and len(a) == 2 * 27 + 1 + 8  # 24 hours, TMDB, list, counts; truth
     assert [k for k in a if a[k] != b[k]] == []
     generate_sample_lake(
         tmp_path / "c", start=date(2020, 11, 26), end=date(2020, 11, 27), scale=0.005, seed=7

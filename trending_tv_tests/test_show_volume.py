@@ -219,3 +219,29 @@ def test_raw_counts_blocks_a_low_coverage_day_at_the_configured_threshold(tmp_pa
     assert len(read_rows(tmp_path / "lake", "show_volume")) == 160 - len(
         one_row.metadata[day.isoformat()].value["missing"]
     )
+
+
+def test_the_samples_counts_lines_are_what_fetch_counts_lands(tmp_path):
+    """Every line passes the ingest host's own readers (line_key, validate_body), in tracked order,
+    with fetch-counts' fields; a name inside another's counts that one's posts too."""
+    from ingest_host.counts import line_key, validate_body
+    from ingest_host.rules import COUNTS_QUERY_KINDS
+
+    day = date(2020, 11, 25)
+    lake = _counts_only_lake(tmp_path / "lake", day)
+    lines = lake.read_bytes(layout.counts_day_key(day)).splitlines()
+    shows = list(parse_tracked_shows(lake.read_text(layout.tracked_shows_day_key(day))))
+    assert [line_key(line) for line in lines] == [(s.id, k) for s in shows for k in COUNTS_QUERY_KINDS]
+    for line in lines:
+        obj = json.loads(line)
+        assert set(obj) == {
+            "show_id", "name", "query_kind", "query", "combine", "granularity", "start_time", "end_time",
+            "parts", "requests", "price_per_request_usd", "cost_usd", "fetched_at",
+        }  # fmt: skip
+        assert (obj["start_time"], obj["end_time"]) == ("2020-11-25T00:00:00Z", "2020-11-26T00:00:00Z")
+        for part in obj["parts"]:
+            [page] = part["pages"]
+            assert len(validate_body(page["body"])["data"]) == 24 and page["status"] == 200
+    volumes = {(int(r["id"])): r for (_, d), r in truth(tmp_path / "lake").items() if d == day.isoformat()}
+    house, house_of_cards = volumes[1408], volumes[1425]
+    assert int(house["text_posts"]) >= int(house_of_cards["text_posts"])
