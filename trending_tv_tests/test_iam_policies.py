@@ -149,8 +149,17 @@ def test_layout_keys_fall_under_the_listed_prefixes():
         layout.CONFIG_TRACKED_SHOWS,
         layout.tweet_hour_stats_key(hour),
         layout.tmdb_day_stats_key(day),
+        layout.counts_day_key(day),
+        layout.counts_day_stats_key(day),
     ]
-    dagster = [layout.manifest_key("tweet_raw", day), layout.table_partition_prefix("date", day)]
+    dagster = [
+        layout.manifest_key(layout.TWEET_RAW, day),
+        layout.manifest_key(
+            layout.COUNTS_RAW, day
+        ),  # raw_counts seals counts days (the host reads counts_raw/)
+        layout.table_partition_prefix("date", day),
+        layout.table_partition_prefix("show_volume", day),
+    ]
     assert all(key.split("/")[0] in layout.INGEST_HOST_WRITES for key in ingest), ingest
     assert all(key.split("/")[0] in layout.DAGSTER_HOST_WRITES for key in dagster), dagster
 
