@@ -154,9 +154,7 @@ def test_layout_keys_fall_under_the_listed_prefixes():
     ]
     dagster = [
         layout.manifest_key(layout.TWEET_RAW, day),
-        layout.manifest_key(
-            layout.COUNTS_RAW, day
-        ),  # raw_counts seals counts days (the host reads counts_raw/)
+        layout.manifest_key(layout.COUNTS_RAW, day),  # raw_counts seals counts days
         layout.table_partition_prefix("date", day),
         layout.table_partition_prefix("show_volume", day),
     ]
