@@ -2,15 +2,13 @@
 checks, and the drift check comparing the stream's sample (tweet_stat) with them.
 
 The parsing and the checks are plain Python (trending_tv/transforms/show_volume.py); a day is 160
-rows, so pyarrow writes the table on the Dagster host without Spark."""
+rows, so pyarrow writes the table on the Dagster host without Spark, staged and audited before it is
+published (write-audit-publish: trending_tv.assets.daily.publish)."""
 
-import shutil
-import tempfile
+from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -18,21 +16,20 @@ from dagster import (
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    TableColumn,
-    TableSchema,
     asset_check,
 )
 
-from ingest_host import layout
-from trending_tv.assets.daily import Check, daily_asset, partition_days
+from trending_tv.assets.daily import Check, daily_asset, partition_days, publish
 from trending_tv.assets.integrity import check_days
-from trending_tv.assets.metadata import table, written
+from trending_tv.assets.metadata import column_schema, table
 from trending_tv.assets.raw_counts import counts_lines, tracked_ids
 from trending_tv.constants import FACTS_GROUP, ONE_ROW_PER_TRACKED_SHOW
 from trending_tv.resources.lake import LakeResource
 from trending_tv.transforms.show_volume import (
     CheckOutcome,
+    check_hours_complete,
     check_one_row_per_tracked_show,
+    check_posts_between_max_and_sum,
     check_sample_drift,
     show_volume_day,
 )
@@ -63,9 +60,7 @@ COLUMN_DESCRIPTIONS = {
     "text_hourly": "text_posts per UTC hour, 00..23",
     "posts_hourly": "posts per UTC hour, 00..23",
 }
-COLUMN_SCHEMA = TableSchema(
-    columns=[TableColumn(f.name, str(f.type), description=COLUMN_DESCRIPTIONS[f.name]) for f in ARROW_SCHEMA]
-)
+COLUMN_SCHEMA = column_schema(ARROW_SCHEMA, COLUMN_DESCRIPTIONS)
 SEVERITY = {True: AssetCheckSeverity.ERROR, False: AssetCheckSeverity.WARN}
 
 
@@ -98,24 +93,6 @@ def _merge(day_outcomes: dict[date, CheckOutcome]) -> CheckOutcome:
     )
 
 
-def write_days(lake: LakeResource, name: str, rows_by_day: dict[date, list[dict]]) -> dict[date, list[str]]:
-    """Each day's rows as one Parquet file, the day's partition replaced whole (new file first)."""
-    files: dict[date, list[str]] = {}
-    staging = Path(tempfile.mkdtemp(prefix=f"trending-tv-{name}-"))
-    try:
-        for day, rows in rows_by_day.items():
-            folder = staging / day.isoformat()
-            folder.mkdir()
-            arrow = pa.Table.from_pylist(sorted(rows, key=lambda r: r["id"]), schema=ARROW_SCHEMA)
-            pq.write_table(arrow, folder / "part-00000.snappy.parquet", compression="snappy")
-            files[day] = lake.client.replace_prefix_from_folder(
-                folder, layout.table_partition_prefix(name, day)
-            )
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return files
-
-
 @daily_asset(
     group_name=FACTS_GROUP,
     kinds={"python", "parquet"},
@@ -138,7 +115,9 @@ def write_days(lake: LakeResource, name: str, rows_by_day: dict[date, list[dict]
     ],
     metadata={"dagster/column_schema": COLUMN_SCHEMA},
 )
-def show_volume(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+def show_volume(
+    context: AssetExecutionContext, lake: LakeResource
+) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Exact X post volumes per tracked show and UTC day (hashtags, name and aliases, either) with
     their 24-hour series, from the counts endpoint: uncapped, unlike the stream's sample."""
     days = partition_days(context)
@@ -148,59 +127,75 @@ def show_volume(context: AssetExecutionContext, lake: LakeResource) -> Materiali
         results[day] = show_volume_day(counts_lines(lake.client, day), day, tracked[day])
     # a show whose `any` query is missing has no volume: no row (show_trends reads a missing row as
     # "not known", never as zero), and one_row_per_tracked_show lists it
-    stored = {day: [r for r in result.rows if r["posts"] is not None] for day, result in results.items()}
-    files = write_days(lake, "show_volume", stored)
-    by_check: dict[str, dict[date, CheckOutcome]] = {}
-    for day, result in results.items():
-        for outcome in [
-            check_one_row_per_tracked_show(stored[day], tracked[day]),
-            *(o for o in result.checks if o.name != ONE_ROW_PER_TRACKED_SHOW),
-        ]:
-            by_check.setdefault(outcome.name, {})[day] = outcome
-    one_row = _merge(by_check[ONE_ROW_PER_TRACKED_SHOW])
-    bug = any(
-        o.metadata.get("repeated") or o.metadata.get("untracked")
-        for o in by_check[ONE_ROW_PER_TRACKED_SHOW].values()
-    )
-    all_rows = [r for rows in stored.values() for r in rows]
-    top = sorted(all_rows, key=lambda r: (-int(r["posts"]), r["id"], r["date"]))[:10]
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": len(all_rows),
-            "posts": sum(int(r["posts"]) for r in all_rows),
-            "per_day": table(
-                [
+    tables = {
+        day: pa.Table.from_pylist(
+            sorted((r for r in result.rows if r["posts"] is not None), key=lambda r: r["id"]),
+            schema=ARROW_SCHEMA,
+        )
+        for day, result in results.items()
+    }
+    with lake.stage_daily_arrow(tables, "show_volume") as staged:
+        # audited as they will be read: the staged files
+        staged_rows = staged.rows()
+        by_day: dict[date, list[dict]] = {day: [] for day in days}
+        for row in staged_rows:
+            by_day[row["date"]].append(row)
+        by_check: dict[str, dict[date, CheckOutcome]] = {}
+        for day, rows in by_day.items():
+            for outcome in (
+                check_one_row_per_tracked_show(rows, tracked[day]),
+                check_posts_between_max_and_sum(rows),
+                check_hours_complete(rows),
+            ):
+                by_check.setdefault(outcome.name, {})[day] = outcome
+        bug = any(
+            o.metadata.get("repeated") or o.metadata.get("untracked")
+            for o in by_check[ONE_ROW_PER_TRACKED_SHOW].values()
+        )
+        top = sorted(staged_rows, key=lambda r: (-int(r["posts"]), r["id"], r["date"]))[:10]
+        materialized = MaterializeResult(
+            metadata={
+                "dagster/row_count": len(staged_rows),
+                "posts": sum(int(r["posts"]) for r in staged_rows),
+                "per_day": table(
+                    [
+                        {
+                            "day": day,
+                            "rows": len(by_day[day]),
+                            "posts": sum(int(r["posts"]) for r in by_day[day]),
+                            "pair_coverage": round(float(result.coverage["pair_coverage"]), 4),
+                            "hour_coverage": round(float(result.coverage["hour_coverage"]), 4),
+                            "unreadable_lines": len(result.problems),
+                        }
+                        for day, result in results.items()
+                    ],
                     {
-                        "day": day,
-                        "rows": len(stored[day]),
-                        "posts": sum(int(r["posts"]) for r in stored[day]),
-                        "pair_coverage": round(float(result.coverage["pair_coverage"]), 4),
-                        "hour_coverage": round(float(result.coverage["hour_coverage"]), 4),
-                        "unreadable_lines": len(result.problems),
-                    }
-                    for day, result in results.items()
-                ],
-                {
-                    "day": "date",
-                    "rows": "int",
-                    "posts": "int",
-                    "pair_coverage": "float",
-                    "hour_coverage": "float",
-                    "unreadable_lines": "int",
-                },
-            ),
-            "top_show_days": table(
-                top,
-                {"id": "int", "date": "date", "posts": "int", "hashtag_posts": "int", "text_posts": "int"},
-            ),
-            **written(lake, "show_volume", files),
-        },
-        check_results=[
-            _result(one_row, error=bug),
-            _result(_merge(by_check[POSTS_BETWEEN])),
-            _result(_merge(by_check[HOURS_COMPLETE]), error=False),
-        ],
-    )
+                        "day": "date",
+                        "rows": "int",
+                        "posts": "int",
+                        "pair_coverage": "float",
+                        "hour_coverage": "float",
+                        "unreadable_lines": "int",
+                    },
+                ),
+                "top_show_days": table(
+                    top,
+                    {
+                        "id": "int",
+                        "date": "date",
+                        "posts": "int",
+                        "hashtag_posts": "int",
+                        "text_posts": "int",
+                    },
+                ),
+            },
+            check_results=[
+                _result(_merge(by_check[ONE_ROW_PER_TRACKED_SHOW]), error=bug),
+                _result(_merge(by_check[POSTS_BETWEEN])),
+                _result(_merge(by_check[HOURS_COMPLETE]), error=False),
+            ],
+        )
+        yield from publish(context, staged, materialized)
 
 
 def _read_rows(lake: LakeResource, name: str, day: date, columns: list[str]) -> list[dict] | None:
