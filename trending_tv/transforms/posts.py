@@ -14,6 +14,8 @@ Kinds of line:
 
 from __future__ import annotations
 
+import uuid
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -22,6 +24,8 @@ KINDS = ("post", "invalid_post", "keepalive", "corrupt", "limit", "delete", "err
 NOTICE_KINDS = ("limit", "delete", "errors", "other")
 
 _S = T.StringType()
+# A keep-alive line holds only these (ASCII whitespace, as Python's bytes.isspace).
+WHITESPACE = " \t\n\r\x0b\x0c"
 
 
 def _struct(**fields: T.DataType) -> T.StructType:
@@ -135,17 +139,37 @@ def _v1_content(j: Column) -> tuple[Column, Column, Column, Column]:
 
 
 def _is_one_json_value(value: Column) -> Column:
-    """True when the line is exactly one valid JSON value (wrapping it as a field value makes
-    anything else, such as a truncated or doubled object, fail to parse)."""
+    """True when the line is exactly one valid JSON value of any type (see _single_value_parser: the
+    line as the first item of an array of JSON texts, followed by the run's marker)."""
+    token = uuid.uuid4().hex
+    marker = f'{{"end_{token}":1}}'
     wrapped = F.from_json(
-        F.concat(F.lit('{"v":'), value, F.lit("}")),
-        "v string, _c string",
-        {
-            "mode": "PERMISSIVE",
-            "columnNameOfCorruptRecord": "_c",
-        },
+        F.concat(F.lit('{"v":['), value, F.lit(f",{marker}]}}")),
+        "v array<string>, _c string",
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_c"},
     )
-    return wrapped["_c"].isNull()
+    items = wrapped["v"]
+    return F.coalesce(wrapped["_c"].isNull() & (F.size(items) == 2) & (items[1] == marker), F.lit(False))
+
+
+def _single_value_parser() -> tuple[Column, tuple[str, str]]:
+    """One parse per line that also tells whether the line is exactly one JSON value.
+
+    The line is parsed as the first element of an array whose second element, a marker object, is
+    written after it: `{"<k>":[<line>,{"<m>":1}]}` with keys `k` and `m` drawn at random for the
+    run. The marker is read back as the array's second element only when the line is exactly one
+    value: anything after the first value (a second object, a stray brace, text) either breaks the
+    wrapper or moves the marker, and a line cannot name the keys it does not know. One JSON parse per
+    line instead of a parse plus a regular expression over every line.
+    """
+    token = uuid.uuid4().hex
+    key, marker = f"line_{token}", f"end_{token}"
+    fields = [f for f in RAW_LINE.fields if f.name != "_corrupt_record"]
+    element = T.StructType([*fields, T.StructField(marker, T.LongType())])
+    schema = T.StructType([T.StructField(key, T.ArrayType(element)), T.StructField("_wrapper_corrupt", _S)])
+    wrapped = F.concat(F.lit(f'{{"{key}":['), F.col("value"), F.lit(f',{{"{marker}":1}}]}}'))
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_wrapper_corrupt"}
+    return F.from_json(wrapped, schema, options), (key, marker)
 
 
 def parse_lines(lines: DataFrame) -> DataFrame:
@@ -153,43 +177,76 @@ def parse_lines(lines: DataFrame) -> DataFrame:
 
     Returns columns: kind, post_id, created_at (timestamp), date (UTC date, independent of the
     session time zone), text, hashtags (array<string>), source_file, block_start, row_in_partition.
+
+    Built in stages (parse, then the two families' fields, then the kind) so that each expression is
+    evaluated once per line: Spark keeps a projection apart when its expressions are used more than
+    once by the next one.
     """
-    j = F.from_json("value", RAW_LINE, _JSON_OPTIONS)
-    parsed = lines.withColumn("j", j)
+    order = ["source_file", "block_start", "row_in_partition"]
+    wrapper, (key, marker) = _single_value_parser()
+    blank = F.btrim("value", F.lit(WHITESPACE)) == ""
+    parsed = lines.select("value", *order, blank.alias("blank"), wrapper.alias("w"))
+    w = F.col("w")
+    items = w[key]
+    staged = parsed.select(
+        "value",
+        *order,
+        "blank",
+        w["_wrapper_corrupt"].isNotNull().alias("not_parsed"),
+        # Parsed, and the marker is the array's second and last element: the line is one JSON value.
+        ((F.size(items) == 2) & F.coalesce(items[1][marker] == 1, F.lit(False))).alias("single"),
+        items[0].alias("j"),
+    )
     j = F.col("j")
+    is_v2 = j["data"].isNotNull()
+    is_v1 = (
+        ~is_v2
+        & F.coalesce(j["id_str"], j["id"]).isNotNull()
+        & (j["created_at"].isNotNull() | j["text"].isNotNull())
+    )
     v2_id, v2_time, v2_text, v2_tags = _v2_content(j)
     v1_id, v1_time, v1_text, v1_tags = _v1_content(j)
-    is_v2 = j["data"].isNotNull()
-    v1_id_present = F.coalesce(j["id_str"], j["id"]).isNotNull()
-    is_v1 = ~is_v2 & v1_id_present & (j["created_at"].isNotNull() | j["text"].isNotNull())
-    post_id = F.when(is_v2, v2_id).when(is_v1, v1_id)
-    created_at = F.when(is_v2, v2_time).when(is_v1, v1_time)
-    usable = F.coalesce(F.trim(post_id) != "", F.lit(False)) & created_at.isNotNull()
-    # Concatenated objects ("} {") parse as their first object; send them through the validity test.
-    suspicious = j["_corrupt_record"].isNotNull() | F.col("value").rlike(r"\}\s*\{")
+    family = F.when(is_v2, "v2").when(is_v1, "v1")
+    content = staged.select(
+        *order,
+        "value",
+        "blank",
+        "not_parsed",
+        "single",
+        family.alias("family"),
+        F.when(is_v2, v2_id).when(is_v1, v1_id).alias("post_id"),
+        F.when(is_v2, v2_time).when(is_v1, v1_time).alias("created_at"),
+        F.when(is_v2, v2_text).when(is_v1, v1_text).alias("text"),
+        F.when(is_v2, v2_tags).when(is_v1, v1_tags).alias("hashtags"),
+        j["limit"].isNotNull().alias("is_limit"),
+        j["delete"].isNotNull().alias("is_delete"),
+        j["errors"].isNotNull().alias("is_errors"),
+    )
+    usable = F.coalesce(F.trim("post_id") != "", F.lit(False)) & F.col("created_at").isNotNull()
     kind = (
-        F.when(F.trim("value") == "", "keepalive")
-        .when(suspicious & ~_is_one_json_value(F.col("value")), "corrupt")
-        .when(j["_corrupt_record"].isNotNull(), "other")
-        .when(is_v2 | is_v1, F.when(usable, "post").otherwise("invalid_post"))
-        .when(j["limit"].isNotNull(), "limit")
-        .when(j["delete"].isNotNull(), "delete")
-        .when(j["errors"].isNotNull(), "errors")
+        F.when(F.col("blank"), "keepalive")
+        # Parsed as a whole but the line was more than one value (e.g. two objects glued together).
+        .when(~F.col("not_parsed") & ~F.col("single"), "corrupt")
+        # Not parsed: not JSON, or valid JSON that is not an object or has fields of unexpected types.
+        .when(F.col("not_parsed"), F.when(_is_one_json_value(F.col("value")), "other").otherwise("corrupt"))
+        .when(F.col("family").isNotNull(), F.when(usable, "post").otherwise("invalid_post"))
+        .when(F.col("is_limit"), "limit")
+        .when(F.col("is_delete"), "delete")
+        .when(F.col("is_errors"), "errors")
         .otherwise("other")
     )
-    is_post = kind == "post"
-    return parsed.select(
-        kind.alias("kind"),
-        F.when(is_post, post_id).alias("post_id"),
-        F.when(is_post, created_at).alias("created_at"),
-        F.when(is_post, F.date_from_unix_date(F.floor(F.unix_seconds(created_at) / 86400).cast("int"))).alias(
-            "date"
-        ),
-        F.when(is_post, F.when(is_v2, v2_text).otherwise(v1_text)).alias("text"),
-        F.when(is_post, F.when(is_v2, v2_tags).otherwise(v1_tags)).alias("hashtags"),
-        "source_file",
-        "block_start",
-        "row_in_partition",
+    classified = content.select("*", kind.alias("kind"))
+    is_post = F.col("kind") == "post"
+    return classified.select(
+        "kind",
+        F.when(is_post, F.col("post_id")).alias("post_id"),
+        F.when(is_post, F.col("created_at")).alias("created_at"),
+        F.when(
+            is_post, F.date_from_unix_date(F.floor(F.unix_seconds("created_at") / 86400).cast("int"))
+        ).alias("date"),
+        F.when(is_post, F.col("text")).alias("text"),
+        F.when(is_post, F.col("hashtags")).alias("hashtags"),
+        *order,
     )
 
 
