@@ -5,15 +5,20 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export TRENDING_TV_LAKE ?= $(CURDIR)/lake
 
-.PHONY: install demo test test-fast ui lint format bench sample-lake clean prereqs-demo prereqs-test prereqs-test-fast
+.PHONY: install lock demo test test-fast ui lint format bench sample-lake clean prereqs-demo prereqs-test prereqs-test-fast
 
-$(BIN)/.installed: pyproject.toml
+# Every package at the version of requirements/lock.txt (`make lock` rewrites it from the venv).
+$(BIN)/.installed: pyproject.toml requirements/lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements/lock.txt -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
+
+# After `.venv/bin/pip install -U <name>` or a new dependency in pyproject.toml: pin what is installed.
+lock: install
+	$(BIN)/python requirements/lock.py
 
 # In seconds, before anything is installed: what the machine lacks, and the command that installs it.
 prereqs-demo prereqs-test prereqs-test-fast: prereqs-%:
