@@ -14,11 +14,20 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetCheckKey, AssetKey, DagsterInstance, build_run_status_sensor_context, materialize
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    DagsterInstance,
+    MaterializeResult,
+    build_run_status_sensor_context,
+    materialize,
+)
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from ingest_host import layout
+from trending_tv import checks
 from trending_tv.alerts import alert_payload
+from trending_tv.assets.daily import UNIQUE_ID_DATE_CHECK, daily_asset, partition_days, publish
 from trending_tv.assets.dimensions import date_dimension
 from trending_tv.assets.tweet_stat import tweet_stat
 from trending_tv.resources.lake import LakeResource, StagedTable, quarantine_prefix
@@ -192,3 +201,35 @@ def test_a_run_id_or_table_that_is_not_a_plain_key_is_refused():
         quarantine_prefix("..", "tweet_stat")
     with pytest.raises(ValueError):
         quarantine_prefix("run", "../analytics")
+
+
+@daily_asset(group_name="test", kinds={"python"}, checks=[UNIQUE_ID_DATE_CHECK])
+def wap_probe(context, lake: LakeResource):
+    """A table whose day repeats an id: its blocking unique_id_date check fails."""
+    [day] = partition_days(context)
+    rows = pa.table({"id": [1, 1], "date": [day, day]})
+    with lake.stage_daily_arrow({day: rows}, "wap_probe") as staged:
+        result = MaterializeResult(check_results=[checks.unique_id_date(staged.rows())])
+        yield from publish(context, staged, result)
+
+
+def test_when_the_quarantine_cannot_be_written_the_failed_checks_are_still_named(tmp_path):
+    root = tmp_path / "lake"
+    root.mkdir()
+    (root / "_quarantine").write_text("a file where the quarantine folder would go")
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        [wap_probe],
+        resources={"lake": LakeResource(url=str(root))},
+        partition_key=DAY,
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert not (root / "analytics").exists()
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.to_string()
+    assert "blocking check(s) failed: unique_id_date" in message
+    assert "the staged output could not be kept" in message
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.passed is False and "quarantine_error" in evaluation.metadata

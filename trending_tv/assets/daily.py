@@ -15,12 +15,16 @@ swap"), a generator:
             result = MaterializeResult(metadata={...}, check_results=[checks.unique_id_date(rows)])
             yield from publish(context, staged, result)
 
+A table written with pyarrow instead of Spark stages one table per day with
+`lake.stage_daily_arrow({day: arrow_table, ...}, "my_table")` (no year/month/day columns: those are
+the partition folders).
+
 The checks are computed on the staged rows. If none of the asset's blocking checks failed with ERROR
 severity, the staged days are swapped in and the result is yielded with the files written. Otherwise
 nothing is published (each day's previous files stay as they were), the staged files are kept under
 `_quarantine/<run_id>/<table>/year=YYYY/month=MM/day=DD/`, the check results are recorded (the UI
 shows them failed, with the quarantine path) and the step fails with `dagster.Failure` naming the
-checks."""
+checks (also when the quarantine copy itself fails: the error is then in the checks' metadata)."""
 
 from __future__ import annotations
 
@@ -120,16 +124,23 @@ def publish(
             check_results=result.check_results,
         )
         return
-    prefix = staged.quarantine(context.run.run_id)
-    where = staged.lake.uri(prefix)
+    kept: dict[str, MetadataValue] = {}
+    try:
+        where = staged.lake.uri(staged.quarantine(context.run.run_id))
+        kept["quarantine"] = MetadataValue.path(where)
+        outcome = f"the staged output is kept at {where}"
+    except Exception as error:  # e.g. no write grant on _quarantine/: the checks must still be named
+        context.log.error(f"Quarantining {staged.table} failed: {type(error).__name__}: {error}")
+        kept["quarantine_error"] = MetadataValue.text(f"{type(error).__name__}: {error}")
+        outcome = f"the staged output could not be kept ({type(error).__name__}: {error})"
     for check in result.check_results:
-        yield check.with_metadata({**check.metadata, "quarantine": MetadataValue.path(where)})
+        yield check.with_metadata({**check.metadata, **kept})
     days = ", ".join(d.isoformat() for d in staged.days)
     raise Failure(
         description=(
             f"{staged.table} not published for {days}: blocking check(s) failed: {', '.join(failed)}. "
-            f"The published partitions are unchanged; the staged output is kept at {where}"
+            f"The published partitions are unchanged; {outcome}"
         ),
-        metadata={"failed_checks": MetadataValue.json(failed), "quarantine": MetadataValue.path(where)},
+        metadata={"failed_checks": MetadataValue.json(failed), **kept},
         allow_retries=False,
     )
