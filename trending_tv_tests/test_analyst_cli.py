@@ -13,6 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlglot
 from click.testing import CliRunner
@@ -230,6 +232,25 @@ def test_sql_sees_every_table_and_the_latest_dimension_snapshots(lake):
     assert calendar == [{"date": "2020-11-23", "weekday": "1", "day": "23", "month": "11", "year": "2020"}]
     described = run(url, "sql", "DESCRIBE show_trends", "--format", "csv", env=env).output
     assert "trend_score,DOUBLE" in described and "popular_rank,INTEGER" in described
+
+
+def test_the_date_view_takes_day_month_and_year_from_the_partition_folders(tmp_path):
+    """The date asset's files hold date and weekday only; the view (like Athena) adds day, month and
+    year from the year=/month=/day= folders."""
+    from trending_tv.assets.dimensions import DATE_ARROW_SCHEMA
+
+    for d in DAYS[:2]:
+        folder = tmp_path / layout.table_partition_prefix("date", d)
+        folder.mkdir(parents=True)
+        row = pa.Table.from_pylist([{"date": d, "weekday": d.isoweekday()}], schema=DATE_ARROW_SCHEMA)
+        pq.write_table(row, folder / "part-00000.snappy.parquet")
+    rows = csv_rows(run(str(tmp_path), "sql", "SELECT * FROM date ORDER BY date", "--format", "csv").output)
+    assert rows == [
+        {"date": "2020-11-23", "weekday": "1", "day": "23", "month": "11", "year": "2020"},
+        {"date": "2020-11-24", "weekday": "2", "day": "24", "month": "11", "year": "2020"},
+    ]
+    empty = run(str(tmp_path), "sql", "DESCRIBE show_volume", "--format", "csv").output
+    assert "posts_hourly,BIGINT[]" in empty  # no file yet: the view has the table's declared columns
 
 
 REFUSED = [

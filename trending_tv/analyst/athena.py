@@ -2,17 +2,14 @@
 no crawler and no MSCK REPAIR, the partitions are computed from the query's filters.
 
 Partition keys are `int` (projection type integer, two digits for month and day, as the folders are
-zero-padded), so `WHERE year = 2020 AND month = 11` prunes folders. The date table stores day, month
-and year in its files *and* as folders; a Hive table may not declare a column twice, so its DDL
-declares only `date` and `weekday` as columns and takes day, month and year from the partition (the
+zero-padded), so `WHERE year = 2020 AND month = 11` prunes folders. The date table's day, month and
+year are its partition folders; a Hive table may not declare a column twice, so its DDL declares
+only `date` and `weekday` as columns (files written before they were left out of the file hold the
 same values: both come from the row's date)."""
 
 from __future__ import annotations
 
 from trending_tv.analyst.tables import PARTITION_KEYS, TABLES, Table, hive_type
-from trending_tv.transforms.trends import COLUMN_DESCRIPTIONS
-
-COMMENTS = {"show_trends": COLUMN_DESCRIPTIONS}
 
 FIRST_YEAR, LAST_YEAR = 2020, 2099
 
@@ -30,10 +27,9 @@ def _text(text: str) -> str:
 
 def create_table(table: Table, lake_url: str, database: str) -> str:
     location = table_location(lake_url, table.name)
-    comments = COMMENTS.get(table.name, {})
     columns = ",\n".join(
         f"  `{f.name}` {hive_type(f.dataType)}"
-        + (f" COMMENT {_text(comments[f.name])}" if f.name in comments else "")
+        + (f" COMMENT {_text(table.comments[f.name])}" if f.name in table.comments else "")
         for f in table.file_columns
     )
     partitions = ", ".join(f"`{key}` int" for key in PARTITION_KEYS)

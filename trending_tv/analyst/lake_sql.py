@@ -25,7 +25,7 @@ import pyarrow.fs as pafs
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from ingest_host import layout
-from trending_tv.analyst.tables import TABLES
+from trending_tv.analyst.tables import PARTITION_SCHEMA, TABLES
 
 _PARTITION_FILE = re.compile(r"year=\d{4}/month=\d{2}/day=\d{2}/[^/._][^/]*\.parquet$")
 # What `sql` runs: queries only (SELECT, WITH ... SELECT, VALUES, DESCRIBE, SUMMARIZE, SHOW parse as
@@ -79,11 +79,25 @@ def table_files(lake: LakeLocation, table: str) -> list[str]:
 def table_dataset(lake: LakeLocation, table: str) -> ds.Dataset | pa.Table:
     """The table's rows. Schemas may grow over time: the newest day's schema is used, and older files
     give nulls for columns they lack. A table with no files is empty, with its declared columns."""
+    spec = TABLES[table]
     files = table_files(lake, table)
     if not files:
-        return to_arrow_schema(TABLES[table].schema).empty_table()
-    newest = ds.dataset(files[-1:], filesystem=lake.filesystem, format="parquet").schema
-    return ds.dataset(files, filesystem=lake.filesystem, format="parquet", schema=newest)
+        schema = to_arrow_schema(spec.schema)
+        if spec.partition_columns:
+            schema = pa.unify_schemas([schema, PARTITION_SCHEMA])
+        return schema.empty_table()
+    # The date table's day, month and year come from its year=/month=/day= folders (a file that also
+    # holds them, written before they were left out, gives the same values).
+    options = (
+        {
+            "partitioning": ds.partitioning(PARTITION_SCHEMA, flavor="hive"),
+            "partition_base_dir": lake.table_root(table),
+        }
+        if spec.partition_columns
+        else {}
+    )
+    newest = ds.dataset(files[-1:], filesystem=lake.filesystem, format="parquet", **options).schema
+    return ds.dataset(files, filesystem=lake.filesystem, format="parquet", schema=newest, **options)
 
 
 def connect(url: str) -> duckdb.DuckDBPyConnection:
