@@ -108,12 +108,18 @@ REPORTS = "reports"
 # Spark's output in direct mode (EMR) before each day is swapped into analytics/ (EMRFS also writes a
 # `_staging_$folder$` marker beside it)
 STAGING = "_staging"
+# A run's staged output of a table whose blocking checks failed, kept for inspection (outside analytics/,
+# so no table reader sees it); written by whoever publishes: the Dagster host, or the EMR nodes when the
+# asset body runs on the cluster (direct mode). The lake's lifecycle rule expires it (deploy/iam/).
+QUARANTINE = "_quarantine"
 
 INGEST_HOST_WRITES = (TWEET_RAW, TMDB_RAW, COUNTS_RAW, CONFIG, INGEST_META)
 """The collector: raw posts, TMDB pulls and tracked-show lists, post counts, the current list,
 collection stats."""
-DAGSTER_HOST_WRITES = (MANIFESTS, ANALYTICS, REPORTS, STAGING)
+DAGSTER_HOST_WRITES = (MANIFESTS, ANALYTICS, REPORTS, STAGING, QUARANTINE)
 """The Dagster host: sealed-day manifests, the tables its assets compute (date, dimensions, trends,
-and every table when Spark runs locally), the trend reports, and direct-mode staging."""
-EMR_NODES_WRITES = (ANALYTICS, STAGING)
-"""The EMR nodes: the Spark tables (written to staging, then swapped into analytics/)."""
+and every table when Spark runs locally), the trend reports, direct-mode staging, and the quarantined
+output of tables whose blocking checks failed."""
+EMR_NODES_WRITES = (ANALYTICS, STAGING, QUARANTINE)
+"""The EMR nodes: the Spark tables (written to staging, then swapped into analytics/, or copied to
+the quarantine when a blocking check fails)."""

@@ -18,14 +18,24 @@ IAM = Path(__file__).resolve().parents[1] / "deploy" / "iam"
 LAKE_BUCKET, LAKE_ROOT = "tt-lake", "lake"
 OPS_BUCKET, EMR_STAGING, COMPUTE_LOGS = "tt-ops", "emr", "dagster/compute_logs"
 EVERY_LAKE_PREFIX = set(layout.INGEST_HOST_WRITES) | set(layout.DAGSTER_HOST_WRITES)
-# what the EMR nodes read: raw posts and TMDB days, the tracked list, tables, their own staging output
-EMR_NODES_READ = {layout.TWEET_RAW, layout.TMDB_RAW, layout.CONFIG, layout.ANALYTICS, layout.STAGING}
+# what the Dagster host reads: everything but the quarantine (written for people to inspect, never read)
+DAGSTER_HOST_READ = EVERY_LAKE_PREFIX - {layout.QUARANTINE}
+# what the EMR nodes read: raw posts and TMDB days, the tracked list, tables, their own staging output,
+# and the day coverage files under ingest_meta/ (show_trends runs on the cluster and reads them)
+EMR_NODES_READ = {
+    layout.TWEET_RAW,
+    layout.TMDB_RAW,
+    layout.CONFIG,
+    layout.INGEST_META,
+    layout.ANALYTICS,
+    layout.STAGING,
+}
 
 ROLES = {
     # file: (lake prefixes written, lake prefixes read, ops-bucket object patterns written)
     "dagster-host-policy.json": (
         set(layout.DAGSTER_HOST_WRITES),
-        EVERY_LAKE_PREFIX,
+        DAGSTER_HOST_READ,
         {f"{EMR_STAGING}/*", f"{COMPUTE_LOGS}/*"},
     ),
     "ingest-host-policy.json": (set(layout.INGEST_HOST_WRITES), set(layout.INGEST_HOST_WRITES), set()),
@@ -141,6 +151,9 @@ def test_the_ingest_host_never_touches_what_dagster_writes():
 def test_layout_keys_fall_under_the_listed_prefixes():
     from datetime import UTC, date, datetime
 
+    from trending_tv.assets.trending_report import report_key
+    from trending_tv.resources.lake import quarantine_prefix
+
     day, hour = date(2020, 11, 23), datetime(2020, 11, 23, 10, tzinfo=UTC)
     ingest = [
         layout.tweet_hour_key(hour),
@@ -157,18 +170,26 @@ def test_layout_keys_fall_under_the_listed_prefixes():
         layout.manifest_key(layout.COUNTS_RAW, day),  # raw_counts seals counts days
         layout.table_partition_prefix("date", day),
         layout.table_partition_prefix("show_volume", day),
+        quarantine_prefix("run", "tweet_stat"),  # write-audit-publish keeps failed days here
+        report_key(day, "report.md"),
     ]
     assert all(key.split("/")[0] in layout.INGEST_HOST_WRITES for key in ingest), ingest
     assert all(key.split("/")[0] in layout.DAGSTER_HOST_WRITES for key in dagster), dagster
 
 
-def test_lifecycle_rules_expire_staging_and_the_per_run_step_files():
+def test_lifecycle_rules_expire_staging_quarantine_and_the_per_run_step_files():
     lake_rules = {r["Filter"]["Prefix"]: r for r in load("lake-lifecycle.json")["Rules"]}
     staging = lake_rules[f"{LAKE_ROOT}/{layout.STAGING}"]
     assert staging["Status"] == "Enabled" and 0 < staging["Expiration"]["Days"] <= 7
+    # long enough to inspect a failed run, short enough that quarantined copies do not pile up
+    quarantine = lake_rules[f"{LAKE_ROOT}/{layout.QUARANTINE}/"]
+    assert quarantine["Status"] == "Enabled" and 7 <= quarantine["Expiration"]["Days"] <= 90
     ops_rules = {r["Filter"]["Prefix"]: r for r in load("ops-lifecycle.json")["Rules"]}
     steps = ops_rules[f"{EMR_STAGING}/"]  # <staging>/<run_id>/<step>/ step_run_ref.pkl, code.zip, events.pkl
     assert steps["Status"] == "Enabled" and steps["Expiration"]["Days"] >= 1
     assert ops_rules[f"{COMPUTE_LOGS}/"]["Expiration"]["Days"] >= 1
-    # no rule ever expires the lake's data
-    assert all(p.startswith(f"{LAKE_ROOT}/{layout.STAGING}") for p in lake_rules)
+    # no rule ever expires the lake's data: only staging and quarantined copies
+    assert all(
+        p.startswith(f"{LAKE_ROOT}/{layout.STAGING}")
+        for p in set(lake_rules) - {quarantine["Filter"]["Prefix"]}
+    )

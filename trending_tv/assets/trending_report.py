@@ -5,6 +5,7 @@ from datetime import date
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
+from ingest_host import layout
 from trending_tv import report
 from trending_tv.assets import metadata
 from trending_tv.assets.daily import daily_asset, partition_days
@@ -14,7 +15,7 @@ from trending_tv.resources.lake import LakeResource
 
 
 def report_key(day: date, name: str) -> str:
-    return f"reports/trending_report/{day:%Y/%m/%d}/{name}"
+    return f"{layout.REPORTS}/trending_report/{day:%Y/%m/%d}/{name}"
 
 
 def _rows(lake: LakeResource, table: str, day: date) -> list[dict]:

@@ -31,9 +31,6 @@ from ingest_host.lake import Lake, LocalLake, S3Lake
 
 # Object names Spark writes that are data (EMRFS and S3A also write `_SUCCESS`, `*_$folder$` markers).
 SPARK_PART = "part-"
-# Staged output of a table day whose blocking checks failed, kept for inspection (never read by the
-# tables' readers: it is outside analytics/).
-QUARANTINE = "_quarantine"
 PARTITION_COLUMNS = ("year", "month", "day")  # the folders analytics/<table>/year=/month=/day=/
 
 
@@ -44,7 +41,7 @@ def part_name(index: int) -> str:
 def quarantine_prefix(run_id: str, table: str) -> str:
     """_quarantine/<run_id>/<table>/: where a run's staged output of `table` goes when its blocking
     checks fail (then year=YYYY/month=MM/day=DD/part-NNNNN.snappy.parquet, as in analytics/)."""
-    return f"{QUARANTINE}/{layout.check_key(run_id)}/{layout.check_key(table)}/"
+    return f"{layout.QUARANTINE}/{layout.check_key(run_id)}/{layout.check_key(table)}/"
 
 
 def _day_suffix(day: date) -> str:
