@@ -59,8 +59,11 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every benchmark; `make bench BENCH="tweet_stat --only matcher"` runs a part. tweet_stat's first run generates
+# its full-size days into .bench_cache/ (~5 GB, ~15 min), later runs reuse them.
+BENCH ?=
 bench: install
-	$(BIN)/python -m trending_tv_tests.bench
+	$(BIN)/python -m trending_tv_tests.bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) .dagster_home lake .demo .pytest_cache

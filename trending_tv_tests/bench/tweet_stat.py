@@ -1,92 +1,418 @@
-"""tweet_stat counting benchmark (`python -m trending_tv_tests.bench tweet_stat`).
+"""tweet_stat at full volume, side by side (`python -m trending_tv_tests.bench tweet_stat`, part of
+`make bench`; `--only floor,day` reruns some sections).
 
-Measures the Spark job on one generated day at a quarter of full size (about 30,000 posts), and
-the share of it spent in the Python matcher (the Arrow-batched UDF: html.unescape, NFKC, casefold
-and Unicode word boundaries have no Spark SQL equivalent), by timing the matcher alone on the same
-posts. Results replace the "tweet_stat" section of BENCHMARKS.md."""
+The sample generator's full-size days (2020-11-23..2020-12-01, seed 20201123, both payload families)
+are written once to .bench_cache/lake (gitignored; about 5 GB, 13 minutes) and their raw days sealed
+and `tvshows` materialized once. Then, on the same files, each a fresh process:
+
+- floor: `dagster definitions validate` (the CLI's start and code load); Spark's session start; start
+  plus an explicit-schema scan and count of one day's files and of the nine days' files;
+- day: `dagster asset materialize --select tweet_stat --partition 2020-11-27` (cold);
+- backfill: the same for the nine days in one run (`--partition-range`);
+- duckdb: the same table computed with DuckDB from the counting rules (docs/design.md), checked
+  equal to ours row for row on every day;
+- etl2020: the 2020 project's tweet ETL ported to Spark 4 (inferred schema, substring UDF, joins);
+- matcher: the Python matcher alone on the day's distinct posts, 160 and 2,000 tracked shows;
+- seal: sealing one day (raw_manifest.seal_tweet_day) on the folder lake and on moto's S3 server.
+
+A full run writes the "tweet_stat at full volume" section of BENCHMARKS.md; `--only` runs print
+their figures and leave the file alone (its ratios must come from one run)."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ingest_host import layout
-from ingest_host.lake import Lake
-from ingest_host.tracked_shows import parse_tracked_shows
-from trending_tv.resources.spark import local_spark_config, use_this_python_for_workers
-from trending_tv.transforms.matching import ShowMatcher, ShowTerms
-from trending_tv.transforms.posts import first_deliveries, parse_lines, read_raw_lines
-from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
-from trending_tv_sample.generator import generate_sample_lake
+from trending_tv_tests.bench._measure import Measured, load_average, run_measured
 from trending_tv_tests.bench._report import write_section
 
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".bench_cache"
+LAKE = CACHE / "lake"
+HOME = CACHE / "dagster_home"
+FIRST, LAST = date(2020, 11, 23), date(2020, 12, 1)
+DAYS = [FIRST + timedelta(days=i) for i in range((LAST - FIRST).days + 1)]
 DAY = date(2020, 11, 27)  # the busiest published day
-SCALE = 0.25
+SECTIONS = ("floor", "day", "backfill", "duckdb", "etl2020", "matcher", "seal")
+BIN = Path(sys.executable).parent
+HEADING = "tweet_stat at full volume"
 
 
-def main() -> None:
-    from pyspark.sql import SparkSession
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "TRENDING_TV_LAKE")}
+    env |= {"DAGSTER_HOME": str(HOME), "TRENDING_TV_LAKE": str(LAKE), "PYTHONPATH": str(ROOT)}
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    return env
 
-    use_this_python_for_workers()
-    builder = SparkSession.builder.appName("bench-tweet-stat")
-    for key, value in local_spark_config(cores=2, shuffle_partitions=4).items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    with tempfile.TemporaryDirectory(prefix="bench-tweet-stat-") as tmp:
-        lake = Lake.from_url(Path(tmp))
-        summary = generate_sample_lake(lake, start=DAY, end=DAY, scale=SCALE)
-        shows = list(parse_tracked_shows(lake.read_text(layout.tracked_shows_day_key(DAY))))
-        keys = raw_keys_for_days([o for p in prefixes_to_list([DAY]) for o in lake.list(p)], [DAY])
-        paths = [lake.uri(k) for k in keys]
-        raw_bytes = sum(os.path.getsize(p) for p in paths)
-        compute_tweet_stat(spark, paths, {DAY: shows})  # warm-up: JVM, Python workers
-        runs = []
-        for _ in range(3):
-            started = time.perf_counter()
-            result = compute_tweet_stat(spark, paths, {DAY: shows})
-            runs.append(time.perf_counter() - started)
-        posts = [
-            (r["text"], r["hashtags"])
-            for r in first_deliveries(
-                parse_lines(read_raw_lines(spark, paths)).where("kind = 'post'")
-            ).collect()
-        ]
-    matcher = ShowMatcher(ShowTerms.from_tracked(s) for s in shows)
-    started = time.process_time()
-    for text, tags in posts:
-        matcher.match(text, tags)
-    match_cpu = time.process_time() - started
-    spark.stop()
-    best = min(runs)
-    lines = sum(result.line_counts.values())
-    print(f"{lines:,} lines, {len(posts):,} posts, {raw_bytes / 1e6:.1f} MB: best {best:.2f} s of {runs}")
-    print(f"matcher alone: {match_cpu:.2f} CPU s ({len(posts) / match_cpu:,.0f} posts per CPU-second)")
-    section = "\n".join(
-        [
-            "## tweet_stat",
-            "",
-            f"`python -m trending_tv_tests.bench tweet_stat` ({date.today()}, {platform.machine()}, "
-            f"{os.cpu_count()} cores, Spark local[2], Python {platform.python_version()}). One generated "
-            f"day ({DAY}, scale {SCALE}: {summary.lines:,} lines in its own 24 files), counted as the "
-            "asset counts it (26 hourly files read, both payload families).",
-            "",
-            "| measure | result |",
-            "| --- | --- |",
-            f"| input | {lines:,} lines, {raw_bytes / 1e6:.1f} MB, {len(posts):,} distinct posts |",
-            f"| `compute_tweet_stat`, best of 3 after a warm-up | {best:.2f} s "
-            f"({lines / best:,.0f} lines/s) |",
-            f"| the Python matcher alone on the same posts (one core) | {match_cpu:.2f} CPU s "
-            f"({len(posts) / match_cpu:,.0f} posts per CPU-second) |",
-            f"| matcher share of the job (CPU s of matching / wall s of the job) | {match_cpu / best:.0%} |",
-            "",
-            "At full size (about 120,000 posts a day) the matcher alone costs about "
-            f"{120_000 / (len(posts) / match_cpu):.0f} CPU-seconds a day, spread over the executors.",
-            "",
-        ]
+
+def _dagster(*args: str) -> list[str]:
+    return [str(BIN / "dagster"), *args, "-m", "trending_tv.definitions"]
+
+
+def prepare() -> None:
+    """Generate the full-size days once, seal them and build tvshows once (not measured)."""
+    marker = CACHE / "prepared.json"
+    if marker.exists():
+        return
+    if not (LAKE / "sample_truth").exists():
+        print("generating the full-size sample lake (once, ~15 min)", flush=True)
+        subprocess.run(
+            [str(BIN / "trending-tv-sample-lake"), "write", "--lake", str(LAKE), "--full-size", "--force"],
+            check=True,
+        )
+    HOME.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "dagster.yaml", HOME / "dagster.yaml")
+    print("sealing the days and materializing tvshows (once)", flush=True)
+    subprocess.run(
+        _dagster(
+            "asset",
+            "materialize",
+            "--select",
+            "raw_tweets,raw_tmdb,tvshows",
+            "--partition-range",
+            f"{FIRST}...{LAST}",
+        ),
+        env=_env(),
+        check=True,
+        cwd=ROOT,
     )
-    write_section("tweet_stat", section)
+    marker.write_text(json.dumps({"prepared_at": datetime.now(UTC).isoformat()}))
+
+
+def raw_paths(days: list[date]) -> list[str]:
+    from ingest_host.lake import Lake
+    from trending_tv.transforms.tweet_stat import prefixes_to_list, raw_keys_for_days
+
+    lake = Lake.from_url(LAKE)
+    keys = raw_keys_for_days([o for p in prefixes_to_list(days) for o in lake.list(p)], days)
+    return [lake.uri(k) for k in keys]
+
+
+def _bytes(paths: list[str]) -> tuple[int, int]:
+    """(stored bytes, bytes after gunzip) of the files."""
+    import gzip
+
+    stored = sum(os.path.getsize(p) for p in paths)
+    raw = 0
+    for p in paths:
+        if p.endswith(".gz"):
+            with gzip.open(p, "rb") as f:
+                while chunk := f.read(1 << 24):
+                    raw += len(chunk)
+        else:
+            raw += os.path.getsize(p)
+    return stored, raw
+
+
+def _figure(m: Measured, mb: float | None = None) -> dict:
+    out = {"wall_s": m.wall_s, "peak_tree_mb": m.peak_tree_mb, "load": m.load_before}
+    out["peak_java_mb"] = m.peak_by_process_mb.get("java", 0.0)
+    out["peak_python_mb"] = max(
+        (v for k, v in m.peak_by_process_mb.items() if k.startswith(("python", "dagster"))), default=0.0
+    )
+    if mb is not None:
+        out["mb_per_s"] = mb / m.wall_s
+    return out
+
+
+def bench_floor(day_paths: list[str], all_paths: list[str], mb_day: float, mb_all: float) -> dict:
+    floor = [sys.executable, "-m", "trending_tv_tests.bench._spark_floor"]
+    return {
+        "validate": _figure(run_measured(_dagster("definitions", "validate"), env=_env(), cwd=ROOT)),
+        "spark_start": _figure(run_measured([*floor, "start"], env=_env(), cwd=ROOT)),
+        "scan_day": _figure(run_measured([*floor, "scan", *day_paths], env=_env(), cwd=ROOT), mb_day),
+        "scan_all": _figure(run_measured([*floor, "scan", *all_paths], env=_env(), cwd=ROOT), mb_all),
+    }
+
+
+def bench_materialize(partition_args: list[str], mb: float) -> dict:
+    command = _dagster("asset", "materialize", "--select", "tweet_stat", *partition_args)
+    return _figure(run_measured(command, env=_env(), cwd=ROOT), mb)
+
+
+def our_table(day: date) -> list[tuple]:
+    import pyarrow.parquet as pq
+
+    folder = LAKE / "analytics" / "tweet_stat" / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
+    rows = [r for f in sorted(folder.glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    return sorted((r["id"], r["date"], r["hashtag_count"], r["text_count"], r["tweet_count"]) for r in rows)
+
+
+def bench_duckdb() -> dict:
+    from trending_tv_tests.bench._duckdb_tweet_stat import tweet_stat_duckdb
+
+    result: dict = {"days": {}, "equal_days": 0}
+    started = time.perf_counter()
+    for day in DAYS:
+        t0 = time.perf_counter()
+        rows, timings = tweet_stat_duckdb(raw_paths([day]), LAKE, day)
+        equal = rows == our_table(day)
+        result["days"][str(day)] = {"wall_s": time.perf_counter() - t0, "equal": equal, **timings}
+        result["equal_days"] += equal
+        print(f"duckdb {day}: {time.perf_counter() - t0:.1f} s, equal to ours: {equal}", flush=True)
+    result["all_wall_s"] = time.perf_counter() - started
+    return result
+
+
+def bench_etl2020(day_paths: list[str], mb: float) -> dict:
+    from ingest_host import layout
+
+    shows_csv = LAKE / layout.tracked_shows_day_key(DAY)
+    with tempfile.TemporaryDirectory(prefix="bench-etl2020-") as out:
+        command = [
+            sys.executable,
+            "-m",
+            "trending_tv_tests.bench._etl_2020",
+            f"{out}/tweet_stat",
+            DAY.isoformat(),
+            str(shows_csv),
+            *day_paths,
+        ]
+        return _figure(run_measured(command, env=_env(), cwd=ROOT), mb)
+
+
+def day_posts(day: date) -> list[tuple[str | None, list[str] | None]]:
+    """The day's distinct posts (text, hashtags) as tweet_stat matches them, cached as Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cached = CACHE / f"posts-{day}.parquet"
+    if not cached.exists():
+        from pyspark.sql import SparkSession
+
+        from trending_tv.resources.spark import local_spark_config, use_this_python_for_workers
+        from trending_tv.transforms.posts import first_deliveries, parse_lines, read_raw_lines
+
+        use_this_python_for_workers()
+        builder = SparkSession.builder.appName("bench-posts")
+        for key, value in local_spark_config().items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+        posts = first_deliveries(parse_lines(read_raw_lines(spark, raw_paths([day]))).where("kind = 'post'"))
+        rows = posts.where(posts.date == day).select("text", "hashtags").collect()
+        spark.stop()
+        pq.write_table(pa.table({"text": [r[0] for r in rows], "hashtags": [r[1] for r in rows]}), cached)
+    table = pq.read_table(cached)
+    return list(zip(table.column("text").to_pylist(), table.column("hashtags").to_pylist(), strict=True))
+
+
+def _more_shows(posts, shows, n: int):
+    """`n` tracked shows: the day's list plus invented two-word names from the day's own vocabulary
+    (so they occur in posts about as often as real names), each with its own hashtag."""
+    import random
+    import re
+    from collections import Counter
+
+    from ingest_host.normalize import normalize_text
+    from trending_tv.transforms.matching import ShowTerms
+
+    words = Counter()
+    for text, _ in posts[:20000]:
+        words.update(w for w in re.findall(r"[^\W\d_]{4,}", normalize_text(text or "")))
+    vocabulary = [w for w, _ in words.most_common(3000)]
+    rng = random.Random(2000)
+    terms = [ShowTerms.from_tracked(s) for s in shows]
+    seen = {p for t in terms for p in t.phrases}
+    next_id = 10_000_000
+    while len(terms) < n:
+        phrase = f"{rng.choice(vocabulary)} {rng.choice(vocabulary)}"
+        if phrase in seen:
+            continue
+        seen.add(phrase)
+        terms.append(ShowTerms(next_id, (phrase,), (phrase.replace(" ", "") + "show",)))
+        next_id += 1
+    return terms
+
+
+def bench_matcher() -> dict:
+    from ingest_host import layout
+    from ingest_host.lake import Lake
+    from ingest_host.tracked_shows import parse_tracked_shows
+    from trending_tv.transforms.matching import ShowMatcher
+
+    posts = day_posts(DAY)
+    lake = Lake.from_url(LAKE)
+    shows = list(parse_tracked_shows(lake.read_text(layout.tracked_shows_day_key(DAY))))
+    result = {"posts": len(posts)}
+    for n in (len(shows), 2000):
+        matcher = ShowMatcher(_more_shows(posts, shows, n))
+        best = float("inf")
+        matches = 0
+        for _ in range(3):
+            started = time.process_time()
+            matches = sum(len(a) + len(b) for a, b in (matcher.match(t, h) for t, h in posts))
+            best = min(best, time.process_time() - started)
+        result[str(n)] = {"cpu_s": best, "posts_per_cpu_s": len(posts) / best, "matches": matches}
+        print(
+            f"matcher, {n} shows: {best:.2f} CPU s ({len(posts) / best:,.0f} posts per CPU-second)",
+            flush=True,
+        )
+    result["shows_small"] = len(shows)
+    return result
+
+
+def _write_coverage(lake, day: date) -> None:
+    """What the ingest host's upload writes for a day (the fields sealing reads): each hour's key and
+    lines, written after the hour files, as the uploader does."""
+    from ingest_host import layout
+    from trending_tv.raw_manifest import count_lines
+
+    hours = {}
+    for obj in lake.list(layout.tweet_day_prefix(day)):
+        label = obj.key.split("/")[-2]
+        hours[label] = {
+            "key": obj.key,
+            "lines": count_lines(lake, obj.key),
+            "state": "complete",
+            "minutes_covered": 60,
+        }
+    lake.write_text(
+        layout.tweet_day_coverage_key(day), json.dumps({"day": str(day), "hours": hours, "final": True})
+    )
+
+
+def bench_seal() -> dict:
+    from ingest_host import layout
+    from ingest_host.lake import Lake
+    from trending_tv import raw_manifest
+    from trending_tv_tests.ingest_host.servers import s3_env
+
+    results: dict = {}
+    day_keys = [o.key for o in Lake.from_url(LAKE).list(layout.tweet_day_prefix(DAY))]
+
+    def seal(lake, name: str) -> None:
+        coverage = (
+            raw_manifest.read_day_coverage(lake, DAY) if hasattr(raw_manifest, "read_day_coverage") else None
+        )
+        started = time.perf_counter()
+        if coverage is not None:
+            manifest = raw_manifest.seal_tweet_day(lake, DAY, raw_manifest.read_day_coverage(lake, DAY))
+        else:
+            manifest = raw_manifest.seal_tweet_day(lake, DAY)
+        wall = time.perf_counter() - started
+        lines_from = getattr(manifest, "lines_from", {})
+        results[name] = {
+            "wall_s": wall,
+            "files": len(manifest.files),
+            "lines": manifest.total_lines,
+            "lines_from": lines_from,
+        }
+        print(f"seal {name}: {wall:.2f} s {lines_from}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="bench-seal-") as tmp:
+        folder = Lake.from_url(Path(tmp) / "lake")
+        source = Lake.from_url(LAKE)
+        for key in day_keys:
+            folder.write_bytes(key, source.read_bytes(key))
+        seal(folder, "folder lake, no coverage file")
+        _write_coverage(folder, DAY)
+        seal(folder, "folder lake, coverage file")
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        env = s3_env(f"http://127.0.0.1:{port}")
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            import boto3
+
+            client = boto3.client("s3")
+            for _ in range(100):
+                try:
+                    client.create_bucket(Bucket="bench")
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            s3 = Lake.from_url("s3://bench/lake")
+            for key in day_keys:
+                s3.write_bytes(key, source.read_bytes(key))
+            seal(s3, "moto S3 server, no coverage file")
+            s3.write_bytes(
+                layout.tweet_day_coverage_key(DAY), folder.read_bytes(layout.tweet_day_coverage_key(DAY))
+            )
+            seal(s3, "moto S3 server, coverage file")
+        finally:
+            server.terminate()
+            server.wait(10)
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return results
+
+
+def _versions() -> str:
+    import dagster
+    import duckdb
+    import pyspark
+
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    return (
+        f"Python {platform.python_version()}, Dagster {dagster.__version__}, PySpark {pyspark.__version__} "
+        f"({java}), DuckDB {duckdb.__version__}"
+    )
+
+
+def main(only: list[str] | None = None) -> None:
+    sections = only or list(SECTIONS)
+    prepare()
+    day_paths, all_paths = raw_paths([DAY]), raw_paths(DAYS)
+    sizes = CACHE / "sizes.json"
+    if not sizes.exists():
+        sizes.write_text(json.dumps({"day": _bytes(day_paths), "all": _bytes(all_paths)}))
+    size = json.loads(sizes.read_text())
+    mb_day, mb_all = size["day"][1] / 1e6, size["all"][1] / 1e6
+    results: dict = {"started": datetime.now(UTC).isoformat(), "load_start": load_average(), "sizes": size}
+    results["files"] = {"day": len(day_paths), "all": len(all_paths)}
+    for section in sections:
+        print(f"-- {section} (load {load_average():.1f})", flush=True)
+        if section == "floor":
+            results["floor"] = bench_floor(day_paths, all_paths, mb_day, mb_all)
+        elif section == "day":
+            results["day"] = bench_materialize(["--partition", DAY.isoformat()], mb_day)
+        elif section == "backfill":
+            results["backfill"] = bench_materialize(["--partition-range", f"{FIRST}...{LAST}"], mb_all)
+        elif section == "duckdb":
+            results["duckdb"] = bench_duckdb()
+        elif section == "etl2020":
+            results["etl2020"] = bench_etl2020(day_paths, mb_day)
+        elif section == "matcher":
+            results["matcher"] = bench_matcher()
+        elif section == "seal":
+            results["seal"] = bench_seal()
+        print(json.dumps(results.get(section), default=str, indent=1), flush=True)
+    results["load_end"] = load_average()
+    runs = CACHE / "runs"
+    runs.mkdir(exist_ok=True)
+    (runs / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{'-'.join(sections)}.json").write_text(
+        json.dumps(results, default=str, indent=1)
+    )
+    if only is None:
+        write_section(HEADING, render(results))
+        print(render(results))
+
+
+def render(r: dict) -> str:
+    from trending_tv_tests.bench._render import render_section
+
+    return render_section(r, _versions(), DAY, FIRST, LAST)
+
+
+if __name__ == "__main__":
+    main()

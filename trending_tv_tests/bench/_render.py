@@ -1,0 +1,145 @@
+"""The "tweet_stat at full volume" section of BENCHMARKS.md from one run's figures."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import date
+
+
+def _s(x: float) -> str:
+    return f"{x:.1f} s"
+
+
+def _verdict(value: float, target: float) -> str:
+    return "meets" if value <= target else "MISSES"
+
+
+def render_section(r: dict, versions: str, day: date, first: date, last: date) -> str:
+    f, size = r.get("floor"), r["sizes"]
+    mb_day, mb_all = size["day"][1] / 1e6, size["all"][1] / 1e6
+    lines = [
+        "## tweet_stat at full volume",
+        "",
+        f"`python -m trending_tv_tests.bench tweet_stat` (run started {r['started'][:16]} UTC; "
+        f"{platform.machine()}, {os.cpu_count()} cores shared with other engineers' work, 1-minute load "
+        f"average {r['load_start']:.1f} at the start and {r['load_end']:.1f} at the end; {versions}). "
+        "Every row is a fresh process on the same files unless said otherwise; peak RSS is the largest sum "
+        "over the process tree (Python and its JVM), sampled every 50 ms.",
+        "",
+        f"Input: the sample generator's full-size days ({first}..{last}, `trending-tv-sample-lake write "
+        f"--full-size`): one day ({day}) is {r['files']['day']} files, "
+        f"{size['day'][0] / 1e6:,.0f} MB stored, "
+        f"{mb_day:,.0f} MB of JSON Lines; the nine days are {r['files']['all']} files, "
+        f"{size['all'][0] / 1e6:,.0f} MB stored, {mb_all:,.0f} MB of JSON Lines.",
+        "",
+        "| run | wall | MB/s | peak RSS | load at start |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+
+    def row(name: str, m: dict | None) -> None:
+        if m:
+            rate = f"{m['mb_per_s']:,.0f}" if "mb_per_s" in m else ""
+            lines.append(
+                f"| {name} | {_s(m['wall_s'])} | {rate} | {m['peak_tree_mb']:,.0f} MB | {m['load']:.1f} |"
+            )
+
+    if f:
+        row("`dagster definitions validate` (the CLI's start and code load)", f["validate"])
+        row("Spark local session: JVM and session start, stop", f["spark_start"])
+        row(f"Spark: start + explicit-schema scan + count, {day}", f["scan_day"])
+        row(f"Spark: start + explicit-schema scan + count, {first}..{last}", f["scan_all"])
+    row(f"`dagster asset materialize --select tweet_stat --partition {day}` (cold)", r.get("day"))
+    row(f"the same, `--partition-range {first}...{last}` (one run)", r.get("backfill"))
+    row(f"2020 ETL ported to Spark 4, {day} (cold, `spark-submit`-like process)", r.get("etl2020"))
+    lines.append("")
+    ratios = []
+    if f and r.get("day"):
+        floor_day = f["validate"]["wall_s"] + f["scan_day"]["wall_s"]
+        ratio = r["day"]["wall_s"] / floor_day
+        ratios.append(
+            (f"one cold day / floor (validate + start + scan of the day = {_s(floor_day)})", ratio, 1.3)
+        )
+    if f and r.get("backfill"):
+        floor_all = f["validate"]["wall_s"] + f["scan_all"]["wall_s"]
+        ratio = r["backfill"]["wall_s"] / floor_all
+        ratios.append((f"nine-day backfill / floor of the nine days (= {_s(floor_all)})", ratio, 1.3))
+    if r.get("etl2020") and r.get("day"):
+        ratios.append(
+            (
+                "ported 2020 ETL / one cold day (how much faster we are)",
+                r["etl2020"]["wall_s"] / r["day"]["wall_s"],
+                None,
+            )
+        )
+    m = r.get("matcher")
+    if m:
+        ratios.append(
+            (
+                f"matcher CPU, 2,000 shows / {m['shows_small']} shows",
+                m["2000"]["cpu_s"] / m[str(m["shows_small"])]["cpu_s"],
+                1.2,
+            )
+        )
+    d = r.get("duckdb")
+    if d and r.get("day"):
+        duck_day = d["days"][str(day)]["wall_s"]
+        ratios.append(
+            (f"one cold day / DuckDB's day ({_s(duck_day)}, in process)", r["day"]["wall_s"] / duck_day, None)
+        )
+    if ratios:
+        lines += ["| ratio | value | target |", "| --- | ---: | --- |"]
+        for name, value, target in ratios:
+            if target is None:
+                goal = ">= 1.6: " + _verdict(1.6, value) if "2020" in name else "reported"
+            else:
+                goal = f"<= {target}: {_verdict(value, target)}"
+            lines.append(f"| {name} | {value:.2f}x | {goal} |")
+        lines.append("")
+    peaks = [(k, r[k]) for k in ("day", "backfill") if r.get(k)]
+    if peaks:
+        lines.append(
+            "Driver peak memory (Dagster's Python process + the local JVM): "
+            + "; ".join(
+                f"{k}: {v['peak_tree_mb']:,.0f} MB (JVM {v['peak_java_mb']:,.0f} MB)" for k, v in peaks
+            )
+            + " (target <= 2 GB: "
+            + _verdict(max(v["peak_tree_mb"] for _, v in peaks), 2048)
+            + ")."
+        )
+        lines.append("")
+    if m:
+        lines += [
+            f"Matcher alone (one core, best of 3, {m['posts']:,} distinct posts of {day}):",
+            "",
+            "| tracked shows | CPU s | posts per CPU-second | matches |",
+            "| ---: | ---: | ---: | ---: |",
+        ]
+        for n in (str(m["shows_small"]), "2000"):
+            lines.append(
+                f"| {int(n):,} | {m[n]['cpu_s']:.2f} | {m[n]['posts_per_cpu_s']:,.0f} | {m[n]['matches']:,} |"
+            )
+        lines.append("")
+    if d:
+        lines += [
+            f"DuckDB (in process, 2 threads) from the counting rules: equal to ours row for row on "
+            f"{d['equal_days']} of {len(d['days'])} days; nine days {_s(d['all_wall_s'])}.",
+            "",
+            "| day | wall | equal |",
+            "| --- | ---: | --- |",
+        ]
+        for k, v in d["days"].items():
+            lines.append(f"| {k} | {_s(v['wall_s'])} | {'yes' if v['equal'] else 'NO'} |")
+        lines.append("")
+    s = r.get("seal")
+    if s:
+        lines += [
+            "Sealing one day (`raw_manifest.seal_tweet_day`):",
+            "",
+            "| lake | wall | lines from |",
+            "| --- | ---: | --- |",
+        ]
+        for k, v in s.items():
+            lines.append(f"| {k} | {v['wall_s']:.2f} s | {v.get('lines_from') or 'read'} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
