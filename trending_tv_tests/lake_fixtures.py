@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from ingest_host import layout
 from ingest_host.lake import Lake
 from ingest_host.tracked_shows import TrackedShow, format_tracked_shows
+from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
+
+LAKE_KINDS = ["local", "s3"]
+
+
+def empty_lake(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
+    """For a fixture parametrized over LAKE_KINDS: an empty lake, a folder ("local") or a prefix of a
+    fresh bucket on moto's S3 server on 127.0.0.1 ("s3", its environment set for the test only)."""
+    if kind == "local":
+        (tmp_path / "lake").mkdir()
+        yield Lake.from_url(tmp_path / "lake")
+        return
+    # moto keeps its buckets per process: a fresh bucket per test
+    with MotoS3(bucket=f"lake-{uuid.uuid4().hex[:12]}") as s3:
+        for key, value in s3_env(s3.endpoint).items():
+            monkeypatch.setenv(key, value)
+        yield Lake.from_url(f"s3://{s3.bucket}/lake")
+
 
 SHOWS = [
     TrackedShow(1, "Lost", ("#Lost",)),

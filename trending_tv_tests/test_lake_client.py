@@ -9,7 +9,6 @@ import fnmatch
 import http.client
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +23,7 @@ from ingest_host import layout
 from ingest_host.lake import Lake, LakeAccessDeniedError, LakeNotFoundError
 from trending_tv.resources.lake import LakeResource
 from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
+from trending_tv_tests.lake_fixtures import LAKE_KINDS, empty_lake
 
 TARGET = "analytics/tweet_stat/year=2020/month=11/day=23/"
 NEIGHBOUR = "analytics/tweet_stat/year=2020/month=11/day=24/part-00000.snappy.parquet"
@@ -31,16 +31,9 @@ STAGED = "_staging/tweet_stat/run/year=2020/month=11/day=23/"
 IAM = Path(__file__).resolve().parents[1] / "deploy" / "iam"
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=LAKE_KINDS)
 def lake(request, tmp_path, monkeypatch) -> Iterator[Lake]:
-    if request.param == "local":
-        (tmp_path / "lake").mkdir()
-        yield Lake.from_url(tmp_path / "lake")
-        return
-    with MotoS3(bucket=f"lake-{uuid.uuid4().hex[:12]}") as s3:
-        for key, value in s3_env(s3.endpoint).items():
-            monkeypatch.setenv(key, value)
-        yield Lake.from_url(f"s3://{s3.bucket}/lake")
+    yield from empty_lake(request.param, tmp_path, monkeypatch)
 
 
 def contents(lake: Lake, prefix: str) -> dict[str, bytes]:

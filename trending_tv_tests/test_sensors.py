@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,8 +36,7 @@ from trending_tv.resources.lake import LakeResource
 from trending_tv.schedules import build_daily_schedule
 from trending_tv.sensors import FINGERPRINT_TAG, build_lake_sensor
 from trending_tv.settings import ALERT_WEBHOOK_URL, LakeWatchResource, Settings, settings_resources
-from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
-from trending_tv_tests.lake_fixtures import write_day_dimensions, write_hour
+from trending_tv_tests.lake_fixtures import LAKE_KINDS, empty_lake, write_day_dimensions, write_hour
 
 NOW = datetime.now(UTC).replace(hour=5, minute=0, second=0, microsecond=0)
 TODAY = NOW.date()
@@ -59,18 +58,9 @@ def land_day(lake: Lake, day: date, hours=range(24), tmdb: bool = True) -> None:
         write_day_dimensions(lake, day)
 
 
-@pytest.fixture(params=["local", "s3"])
-def lake(request, tmp_path, monkeypatch) -> Lake:
-    """An empty lake: a folder, or a prefix of a bucket on moto's S3 server (through boto3)."""
-    if request.param == "local":
-        (tmp_path / "lake").mkdir()
-        yield Lake.from_url(tmp_path / "lake")
-        return
-    # moto keeps its buckets per process: a fresh bucket per test
-    with MotoS3(bucket=f"lake-{uuid.uuid4().hex[:12]}") as s3:
-        for key, value in s3_env(s3.endpoint).items():
-            monkeypatch.setenv(key, value)
-        yield Lake.from_url(f"s3://{s3.bucket}/lake")
+@pytest.fixture(params=LAKE_KINDS)
+def lake(request, tmp_path, monkeypatch) -> Iterator[Lake]:
+    yield from empty_lake(request.param, tmp_path, monkeypatch)
 
 
 def tick(lake: Lake, cursor: str | None, source=TWEETS, now: datetime = NOW, **kwargs):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,26 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.
     """`ingest-host ARGS` in a subprocess with exactly the given settings (plus PATH/HOME)."""
     return subprocess.run(
         ingest_host_cmd(*args), env=child_env(env), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def run_cli_on_tmpfs(
+    env: dict[str, str], folder: Path, size: str, args: list[str], then: str
+) -> subprocess.CompletedProcess:
+    """`ingest-host ARGS` with a tmpfs of `size` (e.g. "64k") mounted over `folder`: a full disk without
+    root, in a private user and mount namespace, so nothing stays mounted. `then` is a shell command
+    run after it, before the namespace and its tmpfs go away (to copy out what the tmpfs held); the
+    return code is ingest-host's."""
+    script = (
+        f"mount -t tmpfs -o size={size} tmpfs {shlex.quote(str(folder))} && "
+        f"{shlex.join(ingest_host_cmd(*args))}; rc=$?; {then}; exit $rc"
+    )
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

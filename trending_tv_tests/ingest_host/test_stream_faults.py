@@ -4,10 +4,9 @@ a private mount namespace (nothing is left mounted), the local X server sends mo
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 
 from ingest_host.buffer import EXIT_DISK_FULL
-from trending_tv_tests.ingest_host.conftest import child_env, ingest_host_cmd
+from trending_tv_tests.ingest_host.conftest import run_cli_on_tmpfs
 from trending_tv_tests.ingest_host.servers import BEARER, FakeX, post_ids_in, utc, v2_post
 from trending_tv_tests.ingest_host.test_stream import UNCAPPED
 
@@ -30,17 +29,8 @@ def test_a_full_disk_stops_the_stream_with_exit_4_and_one_clear_line(env, tmp_pa
         }
         x.feed(*posts)
         # the buffer's files are copied out before the namespace (and its tmpfs) goes away
-        script = (
-            f"mount -t tmpfs -o size=512k tmpfs {buffer_dir} && "
-            f"{' '.join(ingest_host_cmd('stream'))}; rc=$?; "
-            f"cp {buffer_dir}/buffer.sqlite3* {saved}/; exit $rc"
-        )
-        result = subprocess.run(
-            ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
-            env=child_env(run_env),
-            capture_output=True,
-            text=True,
-            timeout=120,
+        result = run_cli_on_tmpfs(
+            run_env, buffer_dir, "512k", ["stream"], then=f"cp {buffer_dir}/buffer.sqlite3* {saved}/"
         )
         connects = x.connects
     assert result.returncode == EXIT_DISK_FULL, result.stdout + result.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 from ingest_host.buffer import EXIT_DISK_FULL, Buffer
 from ingest_host.lake import Lake
 from ingest_host.upload import EXIT_BUSY, lock_path
-from trending_tv_tests.ingest_host.conftest import child_env, ingest_host_cmd, run_cli
+from trending_tv_tests.ingest_host.conftest import child_env, ingest_host_cmd, run_cli, run_cli_on_tmpfs
 from trending_tv_tests.ingest_host.servers import post_ids_in, s3_env, utc, v2_post, wait_for
 
 HOUR = utc(2024, 6, 1, 10)
@@ -192,19 +192,13 @@ def test_a_full_disk_exits_4_with_a_clear_message_and_marks_only_what_landed(env
             buffer.mark_minute(ms(utc(2024, 6, 2, hour, 30)))
     lake_dir = Path(env["TRENDING_TV_LAKE"])
     listing = tmp_path / "listing.json"
-    script = (
-        f"mount -t tmpfs -o size=64k tmpfs {lake_dir} && "
-        f"{' '.join(ingest_host_cmd('upload', '--now', '2024-06-03T00:00:00Z'))}; rc=$?; "
-        f'python3 -c "import json,pathlib,sys; root=pathlib.Path(sys.argv[1]); '
-        f"print(json.dumps({{str(p.relative_to(root)): p.read_bytes().decode() for p in root.rglob('*') "
-        f'if p.is_file()}}))" {lake_dir} > {listing}; exit $rc'
+    list_lake = (  # what the tmpfs holds, written out before the namespace (and its tmpfs) goes away
+        'python3 -c "import json,pathlib,sys; root=pathlib.Path(sys.argv[1]); '
+        "print(json.dumps({str(p.relative_to(root)): p.read_bytes().decode() for p in root.rglob('*') "
+        f'if p.is_file()}}))" {lake_dir} > {listing}'
     )
-    result = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
-        env=child_env(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_cli_on_tmpfs(
+        env, lake_dir, "64k", ["upload", "--now", "2024-06-03T00:00:00Z"], then=list_lake
     )
     assert result.returncode == EXIT_DISK_FULL, result.stdout + result.stderr
     assert "ingest-host upload: disk full:" in result.stderr
