@@ -53,7 +53,9 @@ install -d -o "$USER_NAME" -g "$USER_NAME" -m 750 "$STATE" "$STATE/home" "$STATE
 install -d -o root -g "$USER_NAME" -m 750 "$CONF"
 install -d -m 755 "$PREFIX"
 
-# a copy of the source (the units run deploy/dagster/*.py from it) and the virtualenv at the locked versions
+# a copy of the source (the units run deploy/dagster/*.py from it) and the virtualenv at the locked
+# versions. Editable: the code runs from this copy, where the EMR launcher finds requirements/lock.txt
+# and pins every node to it (trending_tv/resources/emr/packaging.py; an installed copy has no lock file).
 rm -rf "$PREFIX/src.new"
 mkdir -p "$PREFIX/src.new"
 tar -C "$REPO" --exclude=.venv --exclude=.git --exclude=lake --exclude=.dagster_home --exclude=.demo \
@@ -61,7 +63,9 @@ tar -C "$REPO" --exclude=.venv --exclude=.git --exclude=lake --exclude=.dagster_
 rm -rf "$PREFIX/src" && mv "$PREFIX/src.new" "$PREFIX/src"
 [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --upgrade pip
-"$PREFIX/venv/bin/pip" install -q -c "$PREFIX/src/requirements/lock.txt" "$PREFIX/src[pipeline]"
+"$PREFIX/venv/bin/pip" install -q -c "$PREFIX/src/requirements/lock.txt" -e "$PREFIX/src[pipeline]"
+"$PREFIX/venv/bin/python" -I -c "from trending_tv.resources.emr.packaging import LOCK_FILE as f; \
+assert f.is_file(), f'the EMR bootstrap would find no lock file at {f}'"
 
 new_env=0
 if [ ! -f "$ENV_FILE" ]; then

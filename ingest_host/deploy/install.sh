@@ -4,10 +4,11 @@
 #   sudo ./ingest_host/deploy/install.sh [--cron] [--no-start]
 #
 # Run from a checkout of the repository. It creates the system user `trending-tv`, a virtualenv
-# in /opt/trending-tv/venv with the `ingest` extra only (no Dagster, no Spark), the state folder
-# /var/lib/trending-tv (SQLite buffer, logs), and /etc/trending-tv/ingest.env (settings and
-# secrets, mode 640, never overwritten). Then it installs the systemd units (default) or the
-# crontab (--cron). Re-running it upgrades the package and keeps the settings.
+# in /opt/trending-tv/venv with the `ingest` extra only (no Dagster, no Spark) at the versions of
+# requirements/lock.txt, the state folder /var/lib/trending-tv (SQLite buffer, logs), and
+# /etc/trending-tv/ingest.env (settings and secrets, mode 640, never overwritten). Then it installs
+# the systemd units (default) or the crontab (--cron). Re-running it upgrades the package and keeps
+# the settings.
 set -euo pipefail
 
 MODE=systemd
@@ -24,7 +25,8 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "run as root (sudo)" >&2; exit 1; }
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-[ -f "$REPO/pyproject.toml" ] || { echo "run from a checkout of the repository" >&2; exit 1; }
+[ -f "$REPO/pyproject.toml" ] && [ -f "$REPO/requirements/lock.txt" ] || {
+  echo "run from a checkout of the repository" >&2; exit 1; }
 
 USER_NAME=trending-tv
 PREFIX=/opt/trending-tv
@@ -47,15 +49,16 @@ install -d -o "$USER_NAME" -g "$USER_NAME" -m 750 "$STATE"
 install -d -o root -g "$USER_NAME" -m 750 "$CONF"
 install -d -m 755 "$PREFIX"
 
-# a copy of the source (the units' Documentation= points at its README) and the virtualenv
+# a copy of the source (the units' Documentation= points at its README) and the virtualenv at the
+# versions of requirements/lock.txt (its constraints pin only what the `ingest` extra installs)
 rm -rf "$PREFIX/src.new"
 mkdir -p "$PREFIX/src.new"
 tar -C "$REPO" --exclude=.venv --exclude=.git --exclude=lake --exclude='*.sqlite3*' -cf - . | tar -C "$PREFIX/src.new" -xf -
 rm -rf "$PREFIX/src" && mv "$PREFIX/src.new" "$PREFIX/src"
 [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --upgrade pip
-"$PREFIX/venv/bin/pip" install -q "$PREFIX/src[ingest]"
-"$PREFIX/venv/bin/python" -c "import ingest_host.cli, sys; assert 'dagster' not in sys.modules"
+"$PREFIX/venv/bin/pip" install -q -c "$PREFIX/src/requirements/lock.txt" "$PREFIX/src[ingest]"
+"$PREFIX/venv/bin/python" -I -c "import ingest_host.cli, sys; assert 'dagster' not in sys.modules"
 
 if [ ! -f "$ENV_FILE" ]; then
   cat > "$ENV_FILE" <<'ENV'

@@ -20,7 +20,9 @@ from trending_tv.resources.emr.settings import CLUSTER_PYTHON, CLUSTER_VENV, Emr
 # imports from the ingest host. Nothing else (no tests, no sample generator, no .venv, no .git, no lake).
 CODE_PACKAGES = ("trending_tv", "ingest_host")
 SOURCE_ROOT = Path(__file__).resolve().parents[3]
-# The lock file (pip-compile style, every extra): the versions the nodes install.
+# The lock file (pip-compile style, every extra): the versions the nodes install. It sits beside the
+# source, so the code must run from a checkout or an editable install (deploy/install.sh installs the
+# Dagster host editable and checks that this file is found); an installed wheel has none.
 LOCK_FILE = SOURCE_ROOT / "requirements" / "lock.txt"
 
 # The extras of pyproject.toml whose packages the nodes install.
