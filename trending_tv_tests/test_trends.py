@@ -160,7 +160,8 @@ def test_report_renders_png_charts_and_a_markdown_table():
 
 def test_show_trends_and_trending_report_materialize_with_exact_volumes_and_coverage(spark, tmp_path):
     """One run over the 2020 days: 11-30 collected at half coverage (flagged, out of the baselines),
-    12-01 with exact volumes (ten times the sample, same shares) replacing the sample."""
+    12-01 with exact volumes (ten times the sample, same shares) replacing the sample: the stream
+    covered only a fifth of 12-01, which does not make its exact counts partial."""
     import json
 
     import pyarrow as pa
@@ -182,6 +183,9 @@ def test_show_trends_and_trending_report_materialize_with_exact_volumes_and_cove
     coverage_file = root / layout.tweet_day_coverage_key(partial)
     coverage_file.parent.mkdir(parents=True)
     coverage_file.write_text(json.dumps({"final": True, "share_covered": 0.5, "missing_hours": ["12"]}))
+    stream_gap = root / layout.tweet_day_coverage_key(exact)
+    stream_gap.parent.mkdir(parents=True)
+    stream_gap.write_text(json.dumps({"final": True, "share_covered": 0.2}))
     figures = [f for f in load().figures.values() if f.day == exact]
     volume = pa.Table.from_pylist(
         [
@@ -233,6 +237,7 @@ def test_show_trends_and_trending_report_materialize_with_exact_volumes_and_cove
         umbrella["source"] == "show_volume" and umbrella["posts_change"] is None
     )  # the day before was partial
     assert umbrella["baseline_days"] == 6 and umbrella["trend_rank"] == 1
+    assert all(r["complete"] and r["coverage"] == 1.0 for r in day_rows.values())  # exact: whole day
     half = pq.read_table(root / layout.table_partition_prefix("show_trends", partial)).to_pylist()
     assert all(r["complete"] is False and r["coverage"] == 0.5 for r in half)
     report_md = (root / report_key(exact, "report.md")).read_text()

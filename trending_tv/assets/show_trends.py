@@ -64,6 +64,15 @@ def _partition_keys(lake: LakeResource, table: str, days: list[date]) -> list[st
     return keys
 
 
+def _days_of(keys: list[str]) -> set[date]:
+    """The days of partition keys (analytics/<table>/year=YYYY/month=MM/day=DD/part-...)."""
+    days = set()
+    for key in keys:
+        parts = dict(p.split("=", 1) for p in key.split("/") if p.startswith(("year=", "month=", "day=")))
+        days.add(date(int(parts["year"]), int(parts["month"]), int(parts["day"])))
+    return days
+
+
 def _coverage(lake: LakeResource, days: list[date]) -> dict[date, float]:
     """Each day's collection coverage from the ingest host's day coverage file; a day without one
     (a lake filled another way) counts as covered."""
@@ -109,7 +118,10 @@ def show_trends(
     tweet_keys = _partition_keys(lake, "tweet_stat", history)
     volume_keys = _partition_keys(lake, "show_volume", history)
     tmdb_keys = _partition_keys(lake, "tmdb_stat", [days[0] - timedelta(days=1), *days])
-    coverage = _coverage(lake, history)
+    # a day ranked on exact volumes is whole whatever the stream's collection covered: the stream's
+    # coverage only qualifies the days ranked on its sample
+    volume_days = _days_of(volume_keys)
+    coverage = _coverage(lake, [d for d in history if d not in volume_days])
     with lake.local_paths(tweet_keys + volume_keys + tmdb_keys) as paths:
         tweet_paths = paths[: len(tweet_keys)]
         volume_paths = paths[len(tweet_keys) : len(tweet_keys) + len(volume_keys)]
