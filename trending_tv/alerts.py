@@ -3,6 +3,9 @@ TRENDING_TV_ALERT_WEBHOOK_URL is set (the `alerts` resource; Slack-compatible `t
 fields). The alert carries each failed step's own error (what raised, e.g. the blocking checks that
 kept a table from being published), not only the run's "Steps failed" line.
 
+A failed run that the daemon's run retries will launch again (deploy/dagster/dagster.yaml: a run whose
+process died, up to `max_retries` times) is only logged; the alert goes out for the final failure.
+
 Nothing secret is sent or logged: no run config, no environment, no resource values; the value of any
 secret-looking environment variable is masked in error texts; the webhook URL itself (which often
 embeds a token) is logged by host only."""
@@ -16,13 +19,26 @@ import urllib.request
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
-from dagster import DagsterEvent, DefaultSensorStatus, RunFailureSensorContext, run_failure_sensor
+from dagster import (
+    DagsterEvent,
+    DagsterInstance,
+    DagsterRun,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    run_failure_sensor,
+)
 
 from trending_tv.constants import TRIGGER_TAG
 from trending_tv.settings import ALERT_WEBHOOK_URL, AlertsResource
 
 MAX_ERROR_CHARS = 1000
 MAX_STEPS = 10
+# Run tags the run-retry machinery reads and writes (their constants live in dagster._core.storage.tags)
+WILL_RETRY_TAG = "dagster/will_retry"  # Dagster's own answer, recorded when the failure is stored
+MAX_RETRIES_TAG = "dagster/max_retries"
+RETRY_NUMBER_TAG = "dagster/retry_number"  # on the runs the daemon launched: 1, 2, ...
+FAILURE_REASON_TAG = "dagster/failure_reason"
+RETRY_ON_STEP_FAILURE_TAG = "dagster/retry_on_asset_or_op_failure"
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|KEY|WEBHOOK|CREDENTIAL", re.IGNORECASE)
 
 
@@ -48,6 +64,32 @@ def step_error(event: DagsterEvent) -> str:
     return (error.message or error.cls_name or "").strip()
 
 
+def will_be_retried(run: DagsterRun, instance: DagsterInstance) -> bool:
+    """Will the daemon's run retries launch this failed run again? Dagster's own answer
+    (`dagster/will_retry`, written when an instance with run retries enabled stores the failure) when
+    it is there; else the same rule from the tags and the instance's `run_retries`: not for a run
+    failed by its steps unless retry_on_asset_or_op_failure, and only while the run's retry number
+    is below max_retries."""
+    if not instance.run_retries_enabled:
+        return False
+    recorded = run.tags.get(WILL_RETRY_TAG)
+    if recorded is not None:
+        return recorded.strip().lower() == "true"
+    retry_on_step_failure = run.tags.get(RETRY_ON_STEP_FAILURE_TAG)
+    if run.tags.get(FAILURE_REASON_TAG) == "STEP_FAILURE" and not (
+        instance.run_retries_retry_on_asset_or_op_failure
+        if retry_on_step_failure is None
+        else retry_on_step_failure.strip().lower() == "true"
+    ):
+        return False
+    try:
+        max_retries = int(run.tags.get(MAX_RETRIES_TAG, instance.run_retries_max_retries))
+        retry_number = int(run.tags.get(RETRY_NUMBER_TAG, 0))
+    except ValueError:
+        return False  # Dagster does not retry a run whose tag it cannot read either
+    return retry_number < max_retries
+
+
 def alert_payload(context: RunFailureSensorContext) -> dict:
     run = context.dagster_run
     run_error = context.failure_event.message or ""
@@ -62,9 +104,12 @@ def alert_payload(context: RunFailureSensorContext) -> dict:
         else None
     )
     assets = sorted(k.to_user_string() for k in (run.asset_selection or []))
+    retry_number = run.tags.get(RETRY_NUMBER_TAG, "")
+    retries = int(retry_number) if retry_number.isdigit() else 0  # automatic retries before this failure
     text = (
         f"trending-tv run {run.run_id} ({run.job_name}) failed"
         + (f" for partition {partition}" if partition else "")
+        + (f" after {retries} automatic retr{'y' if retries == 1 else 'ies'}" if retries else "")
         + f": {error[:300]}"
     )
     return {
@@ -75,6 +120,7 @@ def alert_payload(context: RunFailureSensorContext) -> dict:
         "assets": assets,
         "error": error[:MAX_ERROR_CHARS],
         "failed_steps": steps,
+        "retries": retries,
         "run_error": mask_secrets(run_error)[:MAX_ERROR_CHARS],
         "trigger": run.tags.get(TRIGGER_TAG) or run.tags.get("dagster/sensor_name") or "manual",
     }
@@ -99,6 +145,13 @@ def post_json(url: str, payload: dict, timeout: float = 10.0) -> int:
     description=f"Logs every failed run; posts JSON to ${ALERT_WEBHOOK_URL} when it is set",
 )
 def run_failure_alert(context: RunFailureSensorContext, alerts: AlertsResource) -> None:
+    run = context.dagster_run
+    if will_be_retried(run, context.instance):
+        context.log.warning(
+            f"Run {run.run_id} ({run.job_name}) failed and will be retried by the daemon; no alert "
+            "unless the retries fail too"
+        )
+        return
     payload = alert_payload(context)
     context.log.error(f"RUN FAILED: {payload['text']}")
     url = (alerts.webhook_url or "").strip()
