@@ -104,11 +104,15 @@ class DayCoverage:
 
     def vouched_lines(self, obj: LakeObject) -> int | None:
         """The lines of the hourly file `obj` as the uploader recorded them, when the coverage file
-        names that very key and was written after the object (else None: count the file)."""
+        names that very key, was written after the object and, when it records the file's `bytes`,
+        the object has that size (else None: count the file). The size catches a file replaced within
+        the timestamps' resolution or by a writer whose clock lags."""
         label = obj.key.split("/")[-2]
         entry = self.hour(label)
         lines = entry.get("lines")
         if entry.get("key") != obj.key or not isinstance(lines, int) or lines < 0:
+            return None
+        if "bytes" in entry and entry["bytes"] != obj.size:
             return None
         if obj.last_modified > self.written:  # replaced after the coverage was written
             return None

@@ -18,7 +18,7 @@ from ingest_host.buffer import Buffer
 from ingest_host.lake import Lake
 from trending_tv.assets.raw import raw_tweets
 from trending_tv.checks import COLLECTION_COVERAGE
-from trending_tv.raw_manifest import read_day_coverage, seal_tweet_day
+from trending_tv.raw_manifest import DayCoverage, read_day_coverage, seal_tweet_day
 from trending_tv.resources.lake import LakeResource
 from trending_tv.settings import DataQualityResource
 from trending_tv_tests.ingest_host.conftest import run_cli
@@ -144,6 +144,25 @@ def test_a_file_replaced_after_the_coverage_was_written_is_read_again(tmp_path):
     manifest = seal_tweet_day(lake, DAY, read_day_coverage(lake, DAY))
     assert manifest.lines_from == {"coverage": 17, "read": 1}
     assert next(f.lines for f in manifest.files if f.key.endswith("13.json")) == 3
+
+
+def test_a_file_whose_size_differs_from_the_recorded_bytes_is_read_again(tmp_path):
+    """A coverage entry that records the file's bytes vouches for its lines only at that size, even
+    when the timestamps say the file is older than the coverage file."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    collect_with_an_outage(tmp_path, str(root))
+    lake = Lake.from_url(root)
+    coverage = read_day_coverage(lake, DAY)
+    replaced = root / layout.tweet_hour_key(datetime(2024, 3, 10, 13))
+    size = replaced.stat().st_size
+    hours = dict(coverage.document["hours"])
+    hours["13"] = {**hours["13"], "bytes": size}
+    hours["14"] = {**hours["14"], "bytes": size + 1}  # not what is in the lake: read the file
+    recorded = DayCoverage(DAY, {**coverage.document, "hours": hours}, coverage.written)
+    manifest = seal_tweet_day(lake, DAY, recorded)
+    assert manifest.lines_from == {"coverage": 17, "read": 1}
+    assert next(f.lines for f in manifest.files if f.key.endswith("14.json")) == 1
 
 
 def test_sealing_on_s3_reads_the_coverage_file_and_no_raw_file(tmp_path, monkeypatch):
