@@ -87,8 +87,8 @@ def tweet_day_coverage_key(day: date) -> str:
     """Collection coverage of one UTC day, written by the ingest host after each upload run that
     touched the day: ingest_meta/tweet_raw/YYYY/MM/DD/YYYY-MM-DD.json. Per hour ("00".."23"): its
     state (complete, partial, uncovered, missing, pending or open), minutes covered and their
-    60-character mask, the raw file's key, lines and posts; per day: minutes covered, the share of
-    the day's finished minutes, and the hours missing (ingest_host/README.md, "Coverage")."""
+    60-character mask, the raw file's key, bytes, lines and posts; per day: minutes covered, the
+    share of the day's finished minutes, and the hours missing (ingest_host/README.md, "Coverage")."""
     return f"{INGEST_META}/{TWEET_RAW}/{day:%Y/%m/%d}/{day:%Y-%m-%d}.json"
 
 

@@ -146,6 +146,26 @@ def test_a_file_replaced_after_the_coverage_was_written_is_read_again(tmp_path):
     assert next(f.lines for f in manifest.files if f.key.endswith("13.json")) == 3
 
 
+def test_the_uploader_records_each_files_bytes_and_a_same_age_file_of_another_size_is_read(tmp_path):
+    """The real upload writes each hour's bytes into the coverage file; a file replaced by one of
+    another size is counted again even when its timestamp is not later than the coverage file's."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    collect_with_an_outage(tmp_path, str(root))
+    lake = Lake.from_url(root)
+    coverage = read_day_coverage(lake, DAY)
+    for label in coverage.document["hours_with_file"]:
+        entry = coverage.hour(label)
+        assert entry["bytes"] == (root / entry["key"]).stat().st_size, label  # 02: empty, 0 bytes
+    replaced = root / layout.tweet_hour_key(datetime(2024, 3, 10, 13))
+    stamp = replaced.stat().st_mtime  # before the coverage file was written
+    replaced.write_bytes(replaced.read_bytes() + b'{"late": 1}\n{"late": 2}\n')
+    os.utime(replaced, (stamp, stamp))
+    manifest = seal_tweet_day(lake, DAY, read_day_coverage(lake, DAY))
+    assert manifest.lines_from == {"coverage": 17, "read": 1}
+    assert next(f.lines for f in manifest.files if f.key.endswith("13.json")) == 3
+
+
 def test_a_file_whose_size_differs_from_the_recorded_bytes_is_read_again(tmp_path):
     """A coverage entry that records the file's bytes vouches for its lines only at that size, even
     when the timestamps say the file is older than the coverage file."""
