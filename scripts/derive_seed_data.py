@@ -1,10 +1,10 @@
 """Derive the project's compact sample-data files from the 2020 project's published tables.
 
-Developer-only, run once by hand from a checkout that has ../shared beside it:
+Developer-only, run once by hand with the folder holding the published tables as its argument:
 
-    .venv/bin/python scripts/derive_seed_data.py ../shared/seed_reference_data/data
+    .venv/bin/python scripts/derive_seed_data.py PATH/TO/PUBLISHED/TABLES
 
-Nothing at run time or in tests reads ../shared; they read the files this writes into
+Nothing at run time or in tests reads those tables; they read the files this writes into
 trending_tv_sample/data/ (see PROVENANCE.md there).
 """
 

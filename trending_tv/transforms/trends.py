@@ -4,7 +4,7 @@ few hundred rows, so Spark only hands the rows over).
 *Popular* is volume: a show's posts, its share of the day's posts and its rank by posts.
 *Trending* is surprise: how unlikely today's posts are given the show's own recent level.
 
-The trend score (docs/design.md and the README, "Trend score"):
+The trend score (docs/design.md and the README, "Popular and trending"):
 
 1. Level. For each of the show's complete days in the trailing `baseline_days` (7), the odds of its
    posts against the rest of the day, q = (posts + 0.5) / (day's posts - posts). The baseline is the
@@ -107,7 +107,7 @@ COLUMN_DESCRIPTIONS = {
 
 @dataclass(frozen=True)
 class TrendModel:
-    """The score's parameters (values chosen on the published 2020 days; README, "Trend score")."""
+    """The score's parameters (values chosen on the published 2020 days; README, "Popular and trending")."""
 
     baseline_days: int = BASELINE_DAYS
     min_baseline_days: int = MIN_BASELINE_DAYS
