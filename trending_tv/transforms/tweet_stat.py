@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -27,6 +27,8 @@ TWEET_STAT_SCHEMA = T.StructType(
     ]
 )
 COUNT_COLUMNS = ("hashtag_count", "text_count", "tweet_count")
+# The id under which each day's distinct posts are counted in the one aggregation (TMDB ids start at 1).
+_POSTS_ROW = 0
 _MATCHES = T.StructType(
     [
         T.StructField("hashtag_ids", T.ArrayType(T.LongType())),
@@ -77,69 +79,69 @@ def compute_tweet_stat(
 ) -> TweetStatResult:
     """Count mentions for every day in `shows_by_day` from the given raw files.
 
-    The parsed posts are cached once and used for the line counts and the table, so the raw files
-    are read once per run whatever the number of days.
+    One Spark job reads the files once: the line counts by kind and the deliveries of each day's posts
+    are observed on the way (`DataFrame.observe`), so nothing is cached, and each day's number of
+    distinct posts comes out of the same aggregation as the counts (as the row of id 0, which no
+    TMDB show has).
     """
     days = sorted(shows_by_day)
     if not days:
         raise ValueError("compute_tweet_stat needs at least one day")
-    parsed = parse_lines(read_raw_lines(spark, list(raw_paths))).cache()
-    try:
-        # Action 1: lines by kind, and deliveries of posts by date.
-        line_counts = dict.fromkeys(KINDS, 0)
-        delivered: dict[date, int] = {}
-        for r in parsed.groupBy("kind", "date").count().collect():
-            line_counts[r["kind"]] += r["count"]
-            if r["kind"] == "post" and r["date"] in shows_by_day:
-                delivered[r["date"]] = r["count"]
+    if not raw_paths:  # nothing to read (an empty plan would never report its observed metrics)
+        return _counted(spark, shows_by_day, dict.fromkeys(KINDS, 0), dict.fromkeys(days, 0), {}, 0)
+    parsed = parse_lines(read_raw_lines(spark, list(raw_paths)))
+    observation = Observation("tweet_stat_lines")
+    is_post = F.col("kind") == "post"
+    observed = parsed.observe(
+        observation,
+        *[F.count_if(F.col("kind") == kind).alias(kind) for kind in KINDS],
+        *[F.count_if(is_post & (F.col("date") == F.lit(d))).alias(f"delivered_{d:%Y%m%d}") for d in days],
+    )
+    day_set = F.array(*[F.lit(d) for d in days])
+    posts = observed.where(is_post & F.array_contains(day_set, F.col("date")))
+    matchers = _matchers_by_day(shows_by_day)
+    match_udf = F.udf(lambda day, text, tags: matchers[day].match(text, tags), _MATCHES, useArrow=True)
+    matched = first_deliveries(posts).select("date", match_udf("date", "text", "hashtags").alias("m"))
+    hashtag_ids, text_ids = F.col("m.hashtag_ids"), F.col("m.text_ids")
+    # Every post also counts once under id 0: that row is the day's number of distinct posts.
+    ids = F.array_union(F.array(F.lit(_POSTS_ROW).cast("long")), F.array_union(hashtag_ids, text_ids))
+    counts = (
+        matched.select("date", F.explode(ids).alias("id"), hashtag_ids.alias("h"), text_ids.alias("t"))
+        .groupBy("date", "id")
+        .agg(
+            F.count_if(F.array_contains("h", F.col("id"))).alias("hashtag_count"),
+            F.count_if(F.array_contains("t", F.col("id"))).alias("text_count"),
+            F.count("*").alias("tweet_count"),
+        )
+        .collect()
+    )
+    metrics = observation.get
+    line_counts = {kind: int(metrics[kind]) for kind in KINDS}
+    delivered = {d: int(metrics[f"delivered_{d:%Y%m%d}"]) for d in days}
+    found = {(r["date"], r["id"]): tuple(r[c] for c in COUNT_COLUMNS) for r in counts}
+    return _counted(spark, shows_by_day, line_counts, delivered, found, len(raw_paths))
 
-        day_set = F.array(*[F.lit(d) for d in days])
-        posts = parsed.where((F.col("kind") == "post") & F.array_contains(day_set, F.col("date")))
-        matchers = _matchers_by_day(shows_by_day)
-        match_udf = F.udf(lambda day, text, tags: matchers[day].match(text, tags), _MATCHES, useArrow=True)
-        matched = (
-            first_deliveries(posts).select("date", match_udf("date", "text", "hashtags").alias("m")).cache()
-        )
-        counts = (
-            matched.select(
-                "date",
-                F.explode(F.array_union(F.col("m.hashtag_ids"), F.col("m.text_ids"))).alias("id"),
-                "m.hashtag_ids",
-                "m.text_ids",
-            )
-            .groupBy("date", "id")
-            .agg(
-                F.count_if(F.array_contains("hashtag_ids", F.col("id"))).alias("hashtag_count"),
-                F.count_if(F.array_contains("text_ids", F.col("id"))).alias("text_count"),
-                F.count("*").alias("tweet_count"),
-            )
-        )
-        posts_per_day = matched.groupBy("date").agg(F.count("*").alias("posts_that_day"))
-        tracked = spark.createDataFrame(
-            [(show.id, day) for day in days for show in shows_by_day[day]], "id long, date date"
-        )
-        zero = F.lit(0).cast("long")
-        # Action 2: the table, with each day's number of distinct posts riding along.
-        collected = (
-            tracked.join(counts, ["date", "id"], "left")
-            .join(posts_per_day, ["date"], "left")
-            .select(
-                "id",
-                "date",
-                *[F.coalesce(F.col(c).cast("long"), zero).alias(c) for c in COUNT_COLUMNS],
-                F.coalesce("posts_that_day", zero).alias("posts_that_day"),
-            )
-            .orderBy("date", "id")
-            .collect()
-        )
-        matched.unpersist()
-    finally:
-        parsed.unpersist()
-    posts_in_days = dict.fromkeys(days, 0)
-    rows = []
-    for r in collected:
-        posts_in_days[r["date"]] = r["posts_that_day"]
-        rows.append({k: r[k] for k in ("id", "date", *COUNT_COLUMNS)})
+
+def _counted(
+    spark: SparkSession,
+    shows_by_day: Mapping[date, Sequence[TrackedShow]],
+    line_counts: dict[str, int],
+    delivered: dict[date, int],
+    found: dict[tuple[date, int], tuple[int, int, int]],
+    files_read: int,
+) -> TweetStatResult:
+    """The result from the collected counts: every tracked show of every day, zeros included."""
+    days = sorted(shows_by_day)
+    posts_in_days = {d: found.get((d, _POSTS_ROW), (0, 0, 0))[2] for d in days}
+    rows = [
+        {
+            "id": show_id,
+            "date": day,
+            **dict(zip(COUNT_COLUMNS, found.get((day, show_id), (0, 0, 0)), strict=True)),
+        }
+        for day in days
+        for show_id in sorted({show.id for show in shows_by_day[day]})
+    ]
     # The table is small (shows x days): built from collected rows it carries the exact schema.
     table = spark.createDataFrame([tuple(r.values()) for r in rows], TWEET_STAT_SCHEMA)
     return TweetStatResult(
@@ -148,10 +150,8 @@ def compute_tweet_stat(
         line_counts=line_counts,
         posts_in_days=posts_in_days,
         duplicates_dropped=sum(delivered.values()) - sum(posts_in_days.values()),
-        files_read=len(raw_paths),
-        per_day={
-            d: {"posts": posts_in_days[d], "duplicates": delivered.get(d, 0) - posts_in_days[d]} for d in days
-        },
+        files_read=files_read,
+        per_day={d: {"posts": posts_in_days[d], "duplicates": delivered[d] - posts_in_days[d]} for d in days},
     )
 
 
