@@ -9,12 +9,11 @@ The package stands apart from the product packages `trending_tv` and `ingest_hos
 import it.
 """
 
+from trending_tv_sample.catalog import FIRST_DAY, LAST_DAY
 from trending_tv_sample.generator import (
-    DEFAULT_END,
     DEFAULT_GZIP_HOURS,
     DEFAULT_SCALE,
     DEFAULT_SEED,
-    DEFAULT_START,
     FULL_SIZE_SCALE,
     TRUTH_PREFIX,
     Adjustment,
@@ -33,12 +32,12 @@ from trending_tv_sample.generator import (
 )
 
 __all__ = [
-    "DEFAULT_END",
     "DEFAULT_GZIP_HOURS",
     "DEFAULT_SCALE",
     "DEFAULT_SEED",
-    "DEFAULT_START",
+    "FIRST_DAY",
     "FULL_SIZE_SCALE",
+    "LAST_DAY",
     "TRUTH_PREFIX",
     "Adjustment",
     "DayParseCounts",

@@ -21,8 +21,10 @@ from ingest_host.normalize import normalize_hashtag, normalize_text
 from ingest_host.tracked_shows import TrackedShow
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-DATA_START = date(2020, 11, 23)  # first and last day of the published figures
-DATA_END = date(2020, 12, 1)
+# The sample's days: the first and last day of the published figures (the generator's, the replay's
+# and the demo's default range).
+FIRST_DAY = date(2020, 11, 23)
+LAST_DAY = date(2020, 12, 1)
 
 _WORD = re.compile(r"\w+")
 
@@ -176,8 +178,8 @@ class Catalog:
 
     def figures_for(self, day: date, show_id: int) -> DailyFigures:
         """The published figures of `day`; days outside 2020-11-23..12-01 reuse them in a 9-day cycle."""
-        span = (DATA_END - DATA_START).days + 1
-        source_day = DATA_START + timedelta(days=(day - DATA_START).days % span)
+        span = (LAST_DAY - FIRST_DAY).days + 1
+        source_day = FIRST_DAY + timedelta(days=(day - FIRST_DAY).days % span)
         return self.figures[(source_day, show_id)]
 
     def tracked_shows(self) -> list[TrackedShow]:

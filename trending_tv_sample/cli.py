@@ -16,16 +16,24 @@ from datetime import date, datetime
 import click
 
 from ingest_host.lake import Lake
+from trending_tv_sample.catalog import FIRST_DAY, LAST_DAY
 from trending_tv_sample.generator import (
-    DEFAULT_END,
     DEFAULT_SCALE,
     DEFAULT_SEED,
-    DEFAULT_START,
     generate_sample_lake,
     lake_is_empty,
 )
 
 _DAY = click.DateTime(["%Y-%m-%d"])
+# The sample's days and size, the same for `write` and `replay` (same arguments, same posts).
+_START = click.option("--start", type=_DAY, default=FIRST_DAY.isoformat(), show_default=True)
+_END = click.option("--end", type=_DAY, default=LAST_DAY.isoformat(), show_default=True)
+_SCALE = click.option(
+    "--scale",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help=f"Fraction of the published daily figures [default: {DEFAULT_SCALE}, ~3,300 lines a day].",
+)
 
 
 def _day(value: datetime | date) -> date:
@@ -51,14 +59,9 @@ def main() -> None:
     show_default="$TRENDING_TV_LAKE or ./lake",
     help="Lake root: a folder or s3://bucket/prefix.",
 )
-@click.option("--start", type=_DAY, default=DEFAULT_START.isoformat(), show_default=True)
-@click.option("--end", type=_DAY, default=DEFAULT_END.isoformat(), show_default=True)
-@click.option(
-    "--scale",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=None,
-    help=f"Fraction of the published daily figures to generate [default: {DEFAULT_SCALE}].",
-)
+@_START
+@_END
+@_SCALE
 @click.option(
     "--full-size",
     is_flag=True,
@@ -105,14 +108,9 @@ def write(
 @click.option(
     "--env-file", type=click.Path(dir_okay=False), default=None, help="ingest-host settings file (./.env)."
 )
-@click.option("--start", type=_DAY, default=DEFAULT_START.isoformat(), show_default=True)
-@click.option("--end", type=_DAY, default=DEFAULT_END.isoformat(), show_default=True)
-@click.option(
-    "--scale",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=None,
-    help=f"Fraction of the published daily figures [default: {DEFAULT_SCALE}, ~3,300 lines a day].",
-)
+@_START
+@_END
+@_SCALE
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Same seed, same lines.")
 @click.option(
     "--speed",

@@ -18,7 +18,6 @@ import os
 import sys
 import threading
 import time
-from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -28,10 +27,11 @@ from tqdm import tqdm
 
 from ingest_host import layout
 from ingest_host.lake import Lake
+from trending_tv.report import TOP_N
 from trending_tv.settings import settings as code_location_settings
+from trending_tv_sample.catalog import FIRST_DAY as START
+from trending_tv_sample.catalog import LAST_DAY as END
 
-START, END = date(2020, 11, 23), date(2020, 12, 1)
-TOP_N = 25
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 110)
 
 
@@ -262,51 +262,41 @@ def print_last_day(lake: Lake) -> None:
     )
 
 
-def check_ground_truth(lake: Lake, stats: list[dict]) -> None:
-    """The sample lake knows what it contains: compare every row with it."""
-    key = "sample_truth/tweet_stat.csv"
+def _compare_with_truth(lake: Lake, table: str, rows: list[dict], columns: tuple[str, ...]) -> dict | None:
+    """`rows` of `table` against the sample's sample_truth/<table>.csv, by (id, date) on `columns`:
+    exits 1 when any row differs; the truth by (id, date), or None when the lake has no truth file."""
+    key = f"sample_truth/{table}.csv"
     if not lake.exists(key):
-        return
+        return None
     truth = {
-        (int(r["id"]), r["date"]): (int(r["hashtag_count"]), int(r["text_count"]), int(r["tweet_count"]))
+        (int(r["id"]), r["date"]): tuple(int(r[c]) for c in columns)
         for r in csv.DictReader(io.StringIO(lake.read_text(key)))
     }
-    computed = {
-        (r["id"], r["date"].isoformat()): (r["hashtag_count"], r["text_count"], r["tweet_count"])
-        for r in stats
-    }
+    computed = {(r["id"], r["date"].isoformat()): tuple(r[c] for c in columns) for r in rows}
     differing = [k for k in truth if computed.get(k) != truth[k]]
     if differing:
-        console.print(
-            f"[red]{len(differing)} of {len(truth)} rows differ from the sample's ground truth[/red]"
-        )
+        console.print(f"[red]{len(differing)} of {len(truth)} {table} rows differ from {key}[/red]")
         sys.exit(1)
-    console.print(f"      all {len(truth):,} tweet_stat rows equal the sample's ground truth ({key})")
+    return truth
+
+
+def check_ground_truth(lake: Lake, stats: list[dict]) -> None:
+    """The sample lake knows what it contains: compare every row with it."""
+    truth = _compare_with_truth(lake, "tweet_stat", stats, ("hashtag_count", "text_count", "tweet_count"))
+    if truth is not None:
+        console.print(f"      all {len(truth):,} tweet_stat rows equal the sample's ground truth")
 
 
 def check_show_volume(lake: Lake) -> None:
     """show_volume against the counts the sample wrote (sample_truth/show_volume.csv)."""
-    key = "sample_truth/show_volume.csv"
-    if not lake.exists(key):
-        return
-    truth = {
-        (int(r["id"]), r["date"]): (int(r["hashtag_posts"]), int(r["text_posts"]), int(r["posts"]))
-        for r in csv.DictReader(io.StringIO(lake.read_text(key)))
-    }
-    computed = {
-        (r["id"], r["date"].isoformat()): (r["hashtag_posts"], r["text_posts"], r["posts"])
-        for r in read_table(lake, "show_volume")
-        if START <= r["date"] <= END
-    }
-    differing = [k for k in truth if computed.get(k) != truth[k]]
-    if differing:
-        console.print(f"[red]{len(differing)} of {len(truth)} show_volume rows differ from {key}[/red]")
-        sys.exit(1)
-    posts = sum(v[2] for v in truth.values())
-    console.print(
-        f"      all {len(truth):,} show_volume rows equal the sample's counts ({key}): {posts:,} posts, "
-        "the published 2020 volumes at full scale"
-    )
+    rows = [r for r in read_table(lake, "show_volume") if START <= r["date"] <= END]
+    truth = _compare_with_truth(lake, "show_volume", rows, ("hashtag_posts", "text_posts", "posts"))
+    if truth is not None:
+        posts = sum(v[2] for v in truth.values())
+        console.print(
+            f"      all {len(truth):,} show_volume rows equal the sample's counts: {posts:,} posts, "
+            "the published 2020 volumes at full scale"
+        )
 
 
 def main() -> None:

@@ -14,19 +14,14 @@ from datetime import date
 
 from ingest_host.config import Settings
 from ingest_host.replay import ReplayReport, replay_into_buffer
-from trending_tv_sample.generator import (
-    DEFAULT_END,
-    DEFAULT_SEED,
-    DEFAULT_START,
-    StreamMessage,
-    iter_stream_messages,
-)
+from trending_tv_sample.catalog import FIRST_DAY, LAST_DAY
+from trending_tv_sample.generator import DEFAULT_SEED, StreamMessage, iter_stream_messages
 
 
 def replay_sample(
     settings: Settings,
-    start: date = DEFAULT_START,
-    end: date = DEFAULT_END,
+    start: date = FIRST_DAY,
+    end: date = LAST_DAY,
     *,
     scale: float | None = None,
     seed: int = DEFAULT_SEED,
