@@ -5,7 +5,8 @@ Each line goes through `Buffer.accept`, the one write path `stream` uses, so dup
 and corrupt lines are handled and counted exactly as live. The replay runs on a simulated clock:
 a bare line is "received" at the created_at of its post (a non-post line at the time of the post
 before it); a `(received_at, line)` message carries its own receipt time (the project's sample
-stream, `trending-tv-sample-lake replay`, has that shape). So counters and coverage land in the
+stream, `trending-tv-sample-lake replay`, has that shape). Every line and keep-alive marks its
+minute as covered, as the live stream does while connected, so counters and coverage land in the
 replayed hours and `upload` can then write those hours (with `--now` after them). `speed` is the
 replay rate relative to that clock (0 = as fast as possible).
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ingest_host.buffer import POST, Buffer, classify, now_ms
+from ingest_host.buffer import KEEPALIVE, POST, Buffer, classify, now_ms
 from ingest_host.config import Settings
 
 log = logging.getLogger("ingest_host.replay")
@@ -78,11 +79,8 @@ def replay_lines(
             raw = raw.encode("utf-8")
         if stamp is not None:
             clock = stamp
-        if not raw.strip():
-            buffer.count_keepalive(clock)
-            report.by_kind["keepalive"] = report.by_kind.get("keepalive", 0) + 1
-            continue
-        if stamp is None:
+        keepalive = not raw.strip()
+        if stamp is None and not keepalive:
             c = classify(raw)
             if c.kind == POST and c.created_ms is not None:
                 clock = c.created_ms
@@ -94,10 +92,17 @@ def replay_lines(
             delay = due - (time.monotonic() - started_wall)
             if delay > 0:
                 (stop.wait(delay) if stop is not None else time.sleep(delay))
-        accepted = buffer.accept(raw, received)
+        if keepalive:
+            buffer.count_keepalive(received)
+            kind = KEEPALIVE
+        else:
+            kind = buffer.accept(raw, received).kind
+            report.lines += 1
+        # The minute was covered, as the live stream records it for every line and keep-alive it
+        # receives: a connected stream gets a keep-alive every 20 s of silence, so a replayed stream
+        # that carries them covers every minute it was connected.
         buffer.mark_minute(received)
-        report.lines += 1
-        report.by_kind[accepted.kind] = report.by_kind.get(accepted.kind, 0) + 1
+        report.by_kind[kind] = report.by_kind.get(kind, 0) + 1
     return report
 
 

@@ -85,7 +85,7 @@ from ingest_host.layout import (
     tweet_hour_key,
 )
 from ingest_host.tracked_shows import format_tracked_shows
-from trending_tv_sample.catalog import Catalog, load_catalog
+from trending_tv_sample.catalog import FIRST_DAY, LAST_DAY, Catalog, load_catalog
 from trending_tv_sample.model import (
     ARCHIVE_FULL_TEXT,
     DAY_MS,
@@ -111,8 +111,6 @@ from trending_tv_sample.tmdb import tmdb_day_lines
 from trending_tv_sample.vocabulary import check_vocabulary
 from trending_tv_sample.volumes import ShowVolumeRow, counts_day
 
-DEFAULT_START = date(2020, 11, 23)
-DEFAULT_END = date(2020, 12, 1)
 DEFAULT_SEED = 20201123
 DEFAULT_SCALE = 0.02  # ~3,300 lines a day
 FULL_SIZE_SCALE = 1.0  # ~120,000 posts and ~0.6 GB a day (~5.3 KB a line), ~75 s of CPU a day
@@ -715,9 +713,8 @@ class _Sample:
                 continue
             if not stream and line.family and line.family != family:
                 raise AssertionError(f"{line.kind} planned for {line.family} filed in a {family} hour")
-            if family == V2 and line.filed_ms - previous >= KEEP_ALIVE_AFTER_MS:
-                # One keep-alive per silence (not one per 20 s: the small sample is mostly silence).
-                yield previous + KEEP_ALIVE_AFTER_MS, "keepalive", "", None
+            if family == V2:
+                yield from _keepalives(previous, line.filed_ms, stream)
             previous = max(previous, line.filed_ms)
             if line.kind in ("post", "invalid_post"):
                 assert line.spec is not None
@@ -727,8 +724,8 @@ class _Sample:
                 yield line.filed_ms, line.kind, self.renderer.render_post(material, family), line
             else:
                 yield line.filed_ms, line.kind, self.renderer.render_other(line, family), line
-        if family == V2 and hour_ms + HOUR_MS - 1 - previous >= KEEP_ALIVE_AFTER_MS:
-            yield previous + KEEP_ALIVE_AFTER_MS, "keepalive", "", None
+        if family == V2:
+            yield from _keepalives(previous, hour_ms + HOUR_MS - 1, stream)
 
     def truth_rows(self) -> list[TweetStatRow]:
         rows = []
@@ -754,8 +751,8 @@ class _Sample:
 def generate_sample_lake(
     lake: Lake | str | PathLike[str],
     *,
-    start: date = DEFAULT_START,
-    end: date = DEFAULT_END,
+    start: date = FIRST_DAY,
+    end: date = LAST_DAY,
     scale: float | None = None,
     full_size: bool = False,
     seed: int = DEFAULT_SEED,
@@ -889,9 +886,22 @@ def generate_sample_lake(
     return summary
 
 
+def _keepalives(silent_from: int, until: int, stream: bool) -> Iterator[tuple[int, str, str, None]]:
+    """The keep-alives of a silence from `silent_from` to `until` (ms). The stream's come every 20 s,
+    as X sends them to a connected client, so a replay covers every minute of the sample (the stream
+    never disconnects for longer than a reconnect). A lake file holds one per silence: the small
+    sample is mostly silence, and a collector never stores them."""
+    at = silent_from + KEEP_ALIVE_AFTER_MS
+    while at <= until:
+        yield at, "keepalive", "", None
+        if not stream:
+            return
+        at += KEEP_ALIVE_AFTER_MS
+
+
 def iter_stream_messages(
-    start: date = DEFAULT_START,
-    end: date = DEFAULT_END,
+    start: date = FIRST_DAY,
+    end: date = LAST_DAY,
     *,
     scale: float | None = None,
     full_size: bool = False,
@@ -915,8 +925,8 @@ def iter_stream_messages(
 
 
 def expected_tweet_stat(
-    start: date = DEFAULT_START,
-    end: date = DEFAULT_END,
+    start: date = FIRST_DAY,
+    end: date = LAST_DAY,
     *,
     scale: float | None = None,
     full_size: bool = False,

@@ -10,19 +10,19 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from ingest_host import layout
-from ingest_host.buffer import Buffer, classify
+from ingest_host.buffer import HOUR_MS, Buffer, classify
 from ingest_host.lake import Lake
 from ingest_host.replay import replay_lines
 from ingest_host.tracked_shows import parse_tracked_shows
 from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
 from trending_tv_sample.generator import expected_tweet_stat, generate_sample_lake, iter_stream_messages
 from trending_tv_tests.ingest_host.conftest import child_env, run_cli
-from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
+from trending_tv_tests.ingest_host.servers import MotoS3, s3_env, utc, v2_post
 
 DAYS = [date(2020, 11, 27), date(2020, 11, 28)]
 NOW = "2020-11-30T00:00:00Z"  # every hour of the sample is finished
@@ -70,7 +70,9 @@ def test_replay_sample_upload_to_folder_and_s3_counts_equal_the_ground_truth(env
     assert lake.exists(layout.tracked_shows_day_key(DAYS[0])) and lake.exists(layout.CONFIG_TRACKED_SHOWS)
 
     started = time.monotonic()
-    result = run_sample_cli(env, "replay", "--start", "2020-11-27", "--end", "2020-11-28", timeout=120)
+    # NORMAL as in make demo: an fsync per message (FULL) only makes the replay of ~11,000 messages slow
+    replay_env = {**env, "TRENDING_TV_SQLITE_SYNCHRONOUS": "NORMAL"}
+    result = run_sample_cli(replay_env, "replay", "--start", "2020-11-27", "--end", "2020-11-28", timeout=120)
     assert result.returncode == 0, result.stderr
     replayed = json.loads(result.stdout.split("replayed: ", 1)[1])
     messages = list(iter_stream_messages(DAYS[0], DAYS[-1]))
@@ -98,6 +100,10 @@ def test_replay_sample_upload_to_folder_and_s3_counts_equal_the_ground_truth(env
     assert raw[-1] == f"tweet_raw/{day_after:%Y/%m/%d}/00/{day_after}-00.json"
     post_ids = [c.post_id for k in raw for c in map(classify, lake.read_bytes(k).splitlines()) if c.post_id]
     assert len(post_ids) == len(set(post_ids)) == replayed["post"]  # each stored post once in the lake
+    for day in DAYS:  # the sample is a stream connected all day: its days are complete
+        coverage = json.loads(lake.read_text(layout.tweet_day_coverage_key(day)))
+        assert coverage["final"] and coverage["share_covered"] == 1.0, coverage
+        assert {h["state"] for h in coverage["hours"].values()} == {"complete"}
 
     truth = sorted(
         (r.id, r.date, r.hashtag_count, r.text_count, r.tweet_count)
@@ -171,6 +177,33 @@ def test_sample_messages_are_filed_at_their_receipt_time(tmp_path):
                 hour = int(m.received_at.timestamp()) // 3600 * 3_600_000
                 by_hour[hour] = by_hour.get(hour, 0) + 1
         assert {h: buffer.counts(h).get("keepalive", 0) for h in by_hour} == by_hour
+
+
+def _minutes(*minutes: int) -> int:
+    return sum(1 << m for m in minutes)
+
+
+def test_replayed_keepalives_cover_their_minutes_as_the_live_stream_does(tmp_path):
+    """The live stream marks every minute in which it receives a line or a keep-alive (X sends one
+    every 20 s of silence while connected). A replay does the same: keep-alives alone cover minutes
+    00..09; the silence without any (a disconnect) from 10:10 to 10:20 stays uncovered."""
+    hour = utc(2020, 11, 30, 10)
+    messages = [(hour + timedelta(seconds=20 * k), b"") for k in range(30)]  # 10:00:00 .. 10:09:40
+    messages.append((hour + timedelta(minutes=20, seconds=5), v2_post(1, hour + timedelta(minutes=20))))
+    with Buffer(tmp_path / "b.sqlite3") as buffer:
+        report = replay_lines(buffer, messages)
+        assert report.by_kind == {"keepalive": 30, "post": 1} and report.lines == 1
+        assert buffer.coverage(int(hour.timestamp() * 1000))[0] == _minutes(*range(10), 20)
+
+
+def test_every_minute_of_the_replayed_sample_is_covered(tmp_path):
+    """The sample's stream has no outage: replayed, every minute of its days is covered."""
+    day = date(2020, 11, 30)
+    with Buffer(tmp_path / "b.sqlite3", "NORMAL") as buffer:
+        replay_lines(buffer, iter_stream_messages(day, day, scale=0.001))
+        start = int(datetime(2020, 11, 30, tzinfo=UTC).timestamp() * 1000)
+        covered = {h: buffer.coverage(start + h * HOUR_MS)[0] for h in range(24)}
+    assert covered == {h: _minutes(*range(60)) for h in range(24)}
 
 
 def test_replay_sample_loads_neither_dagster_nor_pyspark(env):
