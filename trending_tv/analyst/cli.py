@@ -26,21 +26,23 @@ ISO_DAY = click.DateTime(["%Y-%m-%d"])
 
 # The name a show had on its latest snapshot up to a day (names can change between snapshots).
 _NAMES = "SELECT id, arg_max(name, date) AS name FROM tvshows WHERE date <= $last GROUP BY id"
+_TOTALS = {"posts": "sum(s.tweet_count)", "hashtag_posts": "sum(s.hashtag_count)"}
+
+
+def _top_by_total(column: str) -> str:
+    """The shows with the largest total of `column` (a key of _TOTALS) over the range, that column first."""
+    totals = ", ".join(f"{_TOTALS[c]} AS {c}" for c in sorted(_TOTALS, key=lambda c: c != column))
+    return f"""
+        WITH names AS ({_NAMES})
+        SELECT s.id, n.name, {totals}, count(*) AS days
+        FROM tweet_stat s LEFT JOIN names n USING (id)
+        WHERE s.date BETWEEN $first AND $last
+        GROUP BY s.id, n.name ORDER BY {column} DESC, s.id LIMIT $limit"""
+
+
 TOP_QUERIES = {
-    "tweets": f"""
-        WITH names AS ({_NAMES})
-        SELECT s.id, n.name, sum(s.tweet_count) AS posts, sum(s.hashtag_count) AS hashtag_posts,
-               count(*) AS days
-        FROM tweet_stat s LEFT JOIN names n USING (id)
-        WHERE s.date BETWEEN $first AND $last
-        GROUP BY s.id, n.name ORDER BY posts DESC, s.id LIMIT $limit""",
-    "hashtags": f"""
-        WITH names AS ({_NAMES})
-        SELECT s.id, n.name, sum(s.hashtag_count) AS hashtag_posts, sum(s.tweet_count) AS posts,
-               count(*) AS days
-        FROM tweet_stat s LEFT JOIN names n USING (id)
-        WHERE s.date BETWEEN $first AND $last
-        GROUP BY s.id, n.name ORDER BY hashtag_posts DESC, s.id LIMIT $limit""",
+    "tweets": _top_by_total("posts"),
+    "hashtags": _top_by_total("hashtag_posts"),
     # a show's best day in the range: its highest surprise, with that day's posts and ratio
     "trend": """
         SELECT id, arg_max(name, date) AS name, max(trend_score) AS trend_score,

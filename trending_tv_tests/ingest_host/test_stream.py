@@ -15,7 +15,7 @@ import pytest
 
 from ingest_host.budget import SpendLedger
 from ingest_host.buffer import HOUR_MS, Buffer
-from ingest_host.config import load_settings
+from ingest_host.config import Settings, load_settings
 from ingest_host.lake import Lake
 from ingest_host.rules import build_rules, is_ours
 from ingest_host.stream import CapGuard, run_stream
@@ -32,6 +32,14 @@ UNCAPPED = {
     "TRENDING_TV_STREAM_BUDGET_USD": "1000000",
     "TRENDING_TV_MONTHLY_SPEND_LIMIT_USD": "1000000",
 }
+
+
+def _stream_settings(monkeypatch: pytest.MonkeyPatch, x: FakeX, **overrides: str) -> Settings:
+    """Settings for a stream run in this process against the local X server: uncapped, but for
+    `overrides` (setting name: value)."""
+    for key, value in {**UNCAPPED, "TRENDING_TV_X_API_URL": x.url, **overrides}.items():
+        monkeypatch.setenv(key, value)
+    return load_settings()
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen:
@@ -211,12 +219,9 @@ def _minutes(first: int, last: int) -> int:
 
 def test_hourly_cap_pauses_the_stream_and_keeps_posts_already_sent(env, monkeypatch):
     with FakeX() as x:
-        monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
-        for key, value in UNCAPPED.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("TRENDING_TV_MAX_POSTS_PER_HOUR", "5")
-        monkeypatch.setenv("TRENDING_TV_SLICES_PER_HOUR", "1")
-        settings = load_settings()
+        settings = _stream_settings(
+            monkeypatch, x, TRENDING_TV_MAX_POSTS_PER_HOUR="5", TRENDING_TV_SLICES_PER_HOUR="1"
+        )
         now = utc(2024, 1, 1, 10, 30)
         hour = int(utc(2024, 1, 1, 10).timestamp() * 1000)
         # seven posts arrive in one burst: the stream pauses after the fifth, the sixth and seventh
@@ -242,12 +247,9 @@ def test_a_slice_pause_is_recorded_as_covered_by_the_cap(env, monkeypatch):
     connected), so the hour is partial for the minutes before the stream started, never for the
     pause."""
     with FakeX() as x:
-        monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
-        for key, value in UNCAPPED.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("TRENDING_TV_MAX_POSTS_PER_HOUR", "12")
-        monkeypatch.setenv("TRENDING_TV_SLICES_PER_HOUR", "12")
-        settings = load_settings()
+        settings = _stream_settings(
+            monkeypatch, x, TRENDING_TV_MAX_POSTS_PER_HOUR="12", TRENDING_TV_SLICES_PER_HOUR="12"
+        )
         now = utc(2024, 1, 1, 10, 31)
         hour = int(utc(2024, 1, 1, 10).timestamp() * 1000)
         x.feed(*(v2_post(i, now) for i in range(1, 8)))
@@ -386,10 +388,7 @@ def test_stream_messages_are_stored_byte_exact(env, monkeypatch):
         ensure_ascii=False,
     ).encode()
     with FakeX() as x:
-        monkeypatch.setenv("TRENDING_TV_X_API_URL", x.url)
-        for key, value in UNCAPPED.items():
-            monkeypatch.setenv(key, value)
-        settings = load_settings()
+        settings = _stream_settings(monkeypatch, x)
         x.feed(line)
         stop = threading.Event()
         thread = threading.Thread(target=run_stream, args=(settings, stop))
