@@ -3,8 +3,7 @@ and the days are swapped in only when they pass. On failure the published partit
 byte, the staged rows are kept under _quarantine/<run_id>/<table>/, the step fails naming the checks,
 and the failed check results are recorded in the instance (what the UI shows)."""
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: Dagster reads the probe's config class from its annotation
 import io
 import uuid
 from datetime import date
@@ -17,6 +16,7 @@ import pytest
 from dagster import (
     AssetCheckKey,
     AssetKey,
+    Config,
     DagsterInstance,
     MaterializeResult,
     build_run_status_sensor_context,
@@ -29,80 +29,74 @@ from trending_tv import checks
 from trending_tv.alerts import alert_payload
 from trending_tv.assets.daily import UNIQUE_ID_DATE_CHECK, daily_asset, partition_days, publish
 from trending_tv.assets.dimensions import date_dimension
-from trending_tv.assets.tweet_stat import tweet_stat
 from trending_tv.resources.lake import LakeResource, StagedTable, quarantine_prefix
 from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
-from trending_tv_tests.lake_fixtures import SHOWS, tiny_lake
-from trending_tv_tests.test_slice_materialize import DAY, SLICE, resources
+from trending_tv_tests.test_slice_materialize import DAY
 
 DAY_DATE = date.fromisoformat(DAY)
 PARTITION = layout.table_partition_prefix("tweet_stat", DAY_DATE)
 
 
-def duplicate_a_show_in_tvshows(root: Path) -> None:
-    """A tvshows day holding one show twice (an older writer's leftover, say): the day's tweet_stat
-    then has two rows for that show, and its blocking unique_id_date check fails for real."""
-    lake = LakeResource(url=str(root))
-    shows = lake.read_table_partition("tvshows", DAY_DATE)
-    folder = root / layout.table_partition_prefix("tvshows", DAY_DATE)
-    pq.write_table(pa.concat_tables([shows, shows.slice(0, 1)]), folder / "part-00000.snappy.parquet")
+def probe_rows(root: Path) -> list[tuple]:
+    files = str(root / "analytics" / "wap_probe" / "*" / "*" / "*" / "*.parquet")
+    return duckdb.sql(f"SELECT id, posts FROM read_parquet('{files}') ORDER BY id").fetchall()
 
 
-def duckdb_rows(root: Path) -> list[tuple]:
-    files = str(root / "analytics" / "tweet_stat" / "*" / "*" / "*" / "*.parquet")
-    return duckdb.sql(f"SELECT id, tweet_count FROM read_parquet('{files}') ORDER BY id").fetchall()
-
-
-def test_a_failing_blocking_check_publishes_nothing_and_quarantines_the_staged_rows(spark, tmp_path):
-    root = tmp_path / "lake"
-    tiny_lake(root)
-    assert materialize(SLICE, resources=resources(root), partition_key=DAY).success
-    published = root / PARTITION / "part-00000.snappy.parquet"
-    before = published.read_bytes()
-    old_rows = duckdb_rows(root)
-    assert len(old_rows) == len(SHOWS)
-
-    duplicate_a_show_in_tvshows(root)
-    instance = DagsterInstance.ephemeral()
-    result = materialize(
-        [tweet_stat], resources=resources(root), partition_key=DAY, instance=instance, raise_on_error=False
+def materialize_probe(root: Path, repeat_an_id: bool, instance: DagsterInstance | None = None):
+    return materialize(
+        [wap_probe],
+        resources={"lake": LakeResource(url=str(root))},
+        partition_key=DAY,
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"wap_probe": {"config": {"repeat_an_id": repeat_an_id}}}},
     )
+
+
+def test_a_failing_blocking_check_publishes_nothing_and_quarantines_the_staged_rows(tmp_path):
+    """Through Dagster with a probe table: its day published once, then a run whose staged day
+    repeats an id. (tweet_stat builds one row per tracked show from its tracked ids, so its blocking
+    checks cannot be made to fail with real input data.)"""
+    root = tmp_path / "lake"
+    root.mkdir()
+    assert materialize_probe(root, repeat_an_id=False).success
+    published = root / layout.table_partition_prefix("wap_probe", DAY_DATE) / "part-00000.snappy.parquet"
+    before = published.read_bytes()
+    old_rows = probe_rows(root)
+    assert old_rows == [(1, 10), (2, 20)]
+
+    instance = DagsterInstance.ephemeral()
+    result = materialize_probe(root, repeat_an_id=True, instance=instance)
     assert not result.success
     run_id = result.run_id
 
     # the published day is untouched, byte for byte, and DuckDB still reads the old rows
     assert published.read_bytes() == before
     assert [p.name for p in published.parent.iterdir()] == ["part-00000.snappy.parquet"]
-    assert duckdb_rows(root) == old_rows
+    assert probe_rows(root) == old_rows
 
     # the staged rows are kept for inspection under the run's quarantine prefix
-    quarantined = root / quarantine_prefix(run_id, "tweet_stat") / "year=2020/month=11/day=23"
+    quarantined = root / quarantine_prefix(run_id, "wap_probe") / "year=2020/month=11/day=23"
     assert [p.name for p in quarantined.iterdir()] == ["part-00000.snappy.parquet"]
     staged = pq.read_table(quarantined / "part-00000.snappy.parquet").to_pylist()
-    assert len(staged) == len(SHOWS) + 1
-    assert sorted(r["id"] for r in staged).count(SHOWS[0].id) == 2
+    assert sorted((r["id"], r["posts"]) for r in staged) == [(1, 10), (1, 30), (2, 20)]
 
     # no materialization, the step failed naming the check and the quarantine
     assert not [e for e in result.get_asset_materialization_events()]
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.event_specific_data.error.to_string()
     assert "unique_id_date" in message and "not published" in message
-    assert str(root / quarantine_prefix(run_id, "tweet_stat")) in message
+    assert str(root / quarantine_prefix(run_id, "wap_probe")) in message
 
-    # what the UI shows: the check evaluations recorded in the instance, unique_id_date failed
-    def latest(check: str):
-        key = AssetCheckKey(AssetKey("tweet_stat"), check)
-        [record] = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
-        return record
-
-    failed = latest("unique_id_date")
+    # what the UI shows: the check evaluation recorded in the instance, unique_id_date failed
+    key = AssetCheckKey(AssetKey("wap_probe"), "unique_id_date")
+    [failed] = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
     assert failed.run_id == run_id
     assert failed.status == AssetCheckExecutionRecordStatus.FAILED
     evaluation = failed.event.dagster_event.event_specific_data
     assert evaluation.passed is False and evaluation.metadata["repeated_keys"].value == 1
-    assert evaluation.metadata["quarantine"].value == str(root / quarantine_prefix(run_id, "tweet_stat"))
-    assert latest("counts_consistent").status == AssetCheckExecutionRecordStatus.SUCCEEDED
-    assert instance.get_latest_materialization_event(AssetKey("tweet_stat")) is None
+    assert evaluation.metadata["quarantine"].value == str(root / quarantine_prefix(run_id, "wap_probe"))
+    assert instance.get_latest_materialization_event(AssetKey("wap_probe")) is None
 
     # the failure alert names the step and the checks that kept the day from being published
     run_failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
@@ -115,7 +109,7 @@ def test_a_failing_blocking_check_publishes_nothing_and_quarantines_the_staged_r
         ).for_run_failure()
     )
     assert alert["error"].startswith(
-        "step tweet_stat: tweet_stat not published for 2020-11-23: blocking check(s) failed: unique_id_date."
+        "step wap_probe: wap_probe not published for 2020-11-23: blocking check(s) failed: unique_id_date."
     )
 
 
@@ -203,11 +197,16 @@ def test_a_run_id_or_table_that_is_not_a_plain_key_is_refused():
         quarantine_prefix("run", "../analytics")
 
 
+class ProbeRows(Config):
+    repeat_an_id: bool = True
+
+
 @daily_asset(group_name="test", kinds={"python"}, checks=[UNIQUE_ID_DATE_CHECK])
-def wap_probe(context, lake: LakeResource):
-    """A table whose day repeats an id: its blocking unique_id_date check fails."""
+def wap_probe(context, lake: LakeResource, config: ProbeRows):
+    """A small table; when its day repeats an id, its blocking unique_id_date check fails."""
     [day] = partition_days(context)
-    rows = pa.table({"id": [1, 1], "date": [day, day]})
+    ids = [1, 2, 1] if config.repeat_an_id else [1, 2]
+    rows = pa.table({"id": ids, "date": [day] * len(ids), "posts": [10, 20, 30][: len(ids)]})
     with lake.stage_daily_arrow({day: rows}, "wap_probe") as staged:
         result = MaterializeResult(check_results=[checks.unique_id_date(staged.rows())])
         yield from publish(context, staged, result)
