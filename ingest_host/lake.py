@@ -287,14 +287,28 @@ class S3Lake(Lake):
         return self.head(key) is not None
 
     def head(self, key: str) -> LakeObject | None:
+        """The object's size, time and ETag, or None when it is missing. S3 answers HeadObject of a
+        missing key with 403, not 404, unless the caller may list that key: a 403 is settled with a
+        listing of the key itself (the roles in deploy/iam/ list every prefix they read), and raised
+        when the key is there or the listing is refused too."""
         from botocore.exceptions import ClientError
 
+        full = self._full(key)
         try:
-            meta = self.client.head_object(Bucket=self.bucket, Key=self._full(key))
+            meta = self.client.head_object(Bucket=self.bucket, Key=full)
         except ClientError as error:
-            if error.response["Error"].get("Code") in ("404", "NoSuchKey", "NotFound"):
+            code = error.response["Error"].get("Code")
+            if code in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise
+            if code not in ("403", "AccessDenied"):
+                raise
+            try:
+                listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=full, MaxKeys=1)
+            except ClientError:
+                raise error from None
+            if any(item["Key"] == full for item in listed.get("Contents", [])):
+                raise  # there, but not readable with these credentials
+            return None
         return LakeObject(key, meta["ContentLength"], meta["LastModified"], meta.get("ETag"))
 
     def open_read(self, key: str) -> IO[bytes]:

@@ -6,7 +6,8 @@ implied listing with the key as the prefix). Without it the answer is 403 Access
 `Lake.exists`/`Lake.head` would raise instead of returning False/None. The code heads keys that are
 missing in normal operation (a day's coverage file before the ingest host wrote one, an hour not yet
 uploaded, a counts day not fetched); every such key must sit under a prefix its role may both read
-and list. The IAM stand-in of test_lake_client.py is extended here with that 403/404 rule."""
+and list, and a 403 is settled by listing the key (in case a prefix-narrowed grant does not count).
+The IAM stand-in of test_lake_client.py is extended here with that 403/404 rule."""
 
 from __future__ import annotations
 
@@ -53,11 +54,14 @@ HEADED = {
 
 class AwsMissingKeyRule(PolicyGrant):
     """PolicyGrant, plus S3's answer to a read of a missing key: 404 (forwarded from moto) only if a
-    ListBucket grant's `s3:prefix` pattern matches the key, else 403."""
+    ListBucket grant's `s3:prefix` pattern matches the key, else 403. With `prefix_grants_count`
+    False, the stricter reading: a ListBucket grant narrowed by `s3:prefix` never turns the 403 into
+    a 404 (Lake.head then settles it with a listing of the key)."""
 
-    def __init__(self, upstream: str, policy: dict, s3):
+    def __init__(self, upstream: str, policy: dict, s3, prefix_grants_count: bool = True):
         super().__init__(upstream, policy)
         self.s3 = s3  # moto, unproxied: does the key exist?
+        self.prefix_grants_count = prefix_grants_count
 
     def allowed(self, method: str, path: str, query: dict[str, list[str]]) -> bool:
         if not super().allowed(method, path, query):
@@ -70,7 +74,9 @@ class AwsMissingKeyRule(PolicyGrant):
             self.s3.head_object(Bucket=bucket, Key=key)
             return True
         except ClientError:  # missing: 404 only for a caller who may list it
-            return any(b == bucket and fnmatchcase(key, p) for b, p in self.list_grants)
+            return self.prefix_grants_count and any(
+                b == bucket and fnmatchcase(key, p) for b, p in self.list_grants
+            )
 
 
 def policy(name: str) -> dict:
@@ -83,12 +89,14 @@ def lake_behind(grant: PolicyGrant, monkeypatch) -> Lake:
     return Lake.from_url("s3://tt-lake/lake")
 
 
+@pytest.mark.parametrize("prefix_grants_count", [True, False], ids=["prefix-grant-404", "always-403"])
 @pytest.mark.parametrize("name", sorted(HEADED))
-def test_missing_keys_read_as_missing_under_each_roles_policy(name, monkeypatch):
+def test_missing_keys_read_as_missing_under_each_roles_policy(name, prefix_grants_count, monkeypatch):
     with MotoS3(bucket="tt-lake") as s3:
         present = HEADED[name][0]
         s3.client().put_object(Bucket="tt-lake", Key=f"lake/{present}", Body=b"{}")
-        with AwsMissingKeyRule(s3.endpoint, policy(name), s3.client()) as grant:
+        rule = AwsMissingKeyRule(s3.endpoint, policy(name), s3.client(), prefix_grants_count)
+        with rule as grant:
             lake = lake_behind(grant, monkeypatch)
             # (not its size: PolicyGrant answers HEAD with Content-Length 0)
             assert lake.exists(present) and lake.head(present).key == present
@@ -121,3 +129,19 @@ def test_the_stand_in_refuses_a_missing_key_its_role_may_read_but_not_list(monke
             client.get_object(
                 Bucket="tt-lake", Key=f"lake/{layout.tweet_day_coverage_key(date(2020, 11, 24))}"
             )
+
+
+def test_a_present_key_the_role_may_list_but_not_read_is_refused_not_missing(monkeypatch):
+    """The Dagster host lists but never reads `_quarantine/`: a quarantined file is there, and the
+    403 of its HeadObject is raised, not read as 'missing'."""
+    key = f"{layout.QUARANTINE}/run/tweet_stat/year=2020/month=11/day=23/part-00000.snappy.parquet"
+    with MotoS3(bucket="tt-lake") as s3:
+        s3.client().put_object(Bucket="tt-lake", Key=f"lake/{key}", Body=b"PAR1")
+        rule = AwsMissingKeyRule(s3.endpoint, policy("dagster-host-policy.json"), s3.client(), False)
+        with rule as grant:
+            lake = lake_behind(grant, monkeypatch)
+            assert [o.key for o in lake.list(f"{layout.QUARANTINE}/run/")] == [key]
+            with pytest.raises(ClientError) as refused:
+                lake.head(key)
+            assert refused.value.response["Error"]["Code"] == "403"
+            assert lake.head(f"{layout.QUARANTINE}/run/other.parquet") is None
