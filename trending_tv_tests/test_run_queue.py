@@ -1,6 +1,8 @@
 """The local instance's run queue (the root dagster.yaml, as `make ui` uses it): `dagster dev`'s daemon
 dequeues runs under its limits, so two requests for the same day run one after the other, never at
-once (the day's partition swap is never raced), while two runs may run at once in all.
+once (the day's partition swap is never raced). The root dagster.yaml also allows one run at a time
+in all (a range run and a single day inside it share no tag a limit could keep apart); the
+per-partition limit on its own is shown by test_production_instance.py.
 
 Slow: it starts `dagster dev` (the e2e test's fixture) and runs three real runs of the day's Spark
 assets. The runs must last longer than the daemon takes to launch the next one: runs of the `date`
