@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from ingest_host.lake import Lake
+from trending_tv.constants import TRIGGER_TAG
 from trending_tv_tests.lake_fixtures import tiny_lake, v2_post, write_day_dimensions, write_hour
 
 pytestmark = pytest.mark.slow
@@ -59,6 +60,20 @@ def wait_until(predicate, timeout: float, interval: float = 1.0, what: str = "co
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """Stops a process started with start_new_session and its children (SIGKILL if `sig` is ignored)."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    except ProcessLookupError:
+        pass
+
+
 class Dagster:
     def __init__(self, url: str, proc: subprocess.Popen, log: Path, lake: Path):
         self.url, self.proc, self.log, self.lake = url, proc, log, lake
@@ -81,6 +96,22 @@ class Dagster:
             {"filter": {"tags": [{"key": k, "value": v} for k, v in tags.items()]}},
         )
         return data["runsOrError"]["results"]
+
+    def wait_loaded(self, processes: dict[str, tuple[subprocess.Popen, Path]], what: str) -> None:
+        """Waits until the webserver serves the code location; fails at once, with the end of its log,
+        when one of `processes` (name: process, log file) exits."""
+
+        def loaded():
+            for name, (proc, log) in processes.items():
+                if proc.poll() is not None:
+                    raise AssertionError(f"{name} exited: {log.read_text(errors='replace')[-3000:]}")
+            try:
+                data = self.gql("{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }")
+            except OSError:
+                return False
+            return data["repositoriesOrError"].get("nodes")
+
+        wait_until(loaded, 120, what=what)
 
 
 @pytest.fixture(scope="module")
@@ -111,27 +142,10 @@ def dagster(tmp_path_factory) -> Dagster:
         )
     server = Dagster(f"http://127.0.0.1:{port}", proc, log, lake)
     try:
-
-        def loaded():
-            if proc.poll() is not None:
-                raise AssertionError(f"dagster dev exited: {log.read_text()[-3000:]}")
-            try:
-                data = server.gql(
-                    "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
-                )
-            except OSError:
-                return False
-            return data["repositoriesOrError"].get("nodes")
-
-        wait_until(loaded, 120, what="the webserver and the code location")
+        server.wait_loaded({"dagster dev": (proc, log)}, "the webserver and the code location")
         yield server
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_group(proc)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(log, ARTIFACTS / "dagster_dev.log")
 
@@ -200,7 +214,7 @@ def test_sensor_runs_a_landed_day_and_the_ui_shows_it(dagster: Dagster):
     wait_until(lambda: first_pass_done(dagster), 120, what="the sensor's first pass over the empty lake")
 
     tiny_lake(dagster.lake, date.fromisoformat(DAY))  # the day lands after the sensor's first pass
-    run = wait_for_run(dagster, {"trending_tv/trigger": "raw_tweets_sensor"}, 480)
+    run = wait_for_run(dagster, {TRIGGER_TAG: "raw_tweets_sensor"}, 480)
     assert run["tags"] and {"key": "dagster/partition", "value": DAY} in run["tags"]
     materialized = dagster.gql(
         """query($id: ID!) { runOrError(runId: $id) { ... on Run {

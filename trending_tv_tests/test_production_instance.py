@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from ingest_host.lake import Lake
+from trending_tv.constants import TRIGGER_TAG
 from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
 from trending_tv_tests.lake_fixtures import tiny_lake, v2_post, write_day_dimensions, write_hour
 from trending_tv_tests.test_e2e_ui import (
@@ -39,6 +40,7 @@ from trending_tv_tests.test_e2e_ui import (
     first_pass_done,
     free_port,
     set_sensor,
+    stop_group,
     tweet_stat_partition,
     wait_for_run,
     wait_until,
@@ -130,19 +132,6 @@ class Postgres:
                 self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    except ProcessLookupError:
-        pass
 
 
 class Production:
@@ -252,20 +241,10 @@ def prod(tmp_path_factory):
                     tmp / "webserver.log",
                     services.lake,
                 )
-
-                def loaded():
-                    for name, proc in services.procs.items():
-                        if proc.poll() is not None:
-                            raise AssertionError(f"{name} exited: {services.log(name)[-3000:]}")
-                    try:
-                        data = server.gql(
-                            "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
-                        )
-                    except OSError:
-                        return False
-                    return data["repositoriesOrError"].get("nodes")
-
-                wait_until(loaded, 120, what="the webserver and the code server")
+                server.wait_loaded(
+                    {name: (proc, tmp / f"{name}.log") for name, proc in services.procs.items()},
+                    "the webserver and the code server",
+                )
                 services.server = server
                 yield services
             finally:
@@ -294,7 +273,7 @@ def test_the_sensor_runs_a_landed_day(prod: Production):
             lambda: first_pass_done(prod.server), 120, what="the sensor's first pass over the empty lake"
         )
         tiny_lake(prod.lake, date(2020, 11, 23))
-        run = wait_for_run(prod.server, {"trending_tv/trigger": "raw_tweets_sensor"}, 300)
+        run = wait_for_run(prod.server, {TRIGGER_TAG: "raw_tweets_sensor"}, 300)
     finally:
         set_sensor(prod.server, "raw_tweets_sensor", on=False)
     assert run["status"] == "SUCCESS", run
