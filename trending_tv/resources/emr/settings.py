@@ -9,6 +9,8 @@ from urllib.parse import urlparse
 
 from trending_tv.settings import (
     ALERT_WEBHOOK_URL,
+    COLLECTION_MIN_COVERAGE,
+    COUNTS_MIN_COVERAGE,
     DEPLOYMENT,
     LAKE,
     SENSOR_GRACE_HOURS,
@@ -67,7 +69,7 @@ EMR_SETTING_NAMES = (
 )
 
 # Settings the asset and check code read while a step runs on the cluster.
-STEP_SETTING_NAMES = (TMDB_MIN_COVERAGE,)
+STEP_SETTING_NAMES = (TMDB_MIN_COVERAGE, COUNTS_MIN_COVERAGE, COLLECTION_MIN_COVERAGE)
 
 # The explicit allow-list of host settings exported to every node. Cluster configurations are
 # readable by anyone with elasticmapreduce:DescribeCluster, so a name is added here only when the
