@@ -416,12 +416,12 @@ class Buffer:
         ).fetchall()
         return {int(h): (int(m), int(p), c, r) for h, m, p, c, r in rows}
 
-    def uploads_between(self, start: int, end: int) -> dict[int, tuple[str, int, int]]:
-        """Key, lines and posts of each hour in [start, end) whose upload was confirmed."""
+    def uploads_between(self, start: int, end: int) -> dict[int, tuple[str, int, int, int]]:
+        """Key, lines, posts and bytes of each hour in [start, end) whose upload was confirmed."""
         rows = self.db.execute(
-            "SELECT hour, key, lines, posts FROM uploads WHERE hour >= ? AND hour < ?", (start, end)
+            "SELECT hour, key, lines, posts, size FROM uploads WHERE hour >= ? AND hour < ?", (start, end)
         ).fetchall()
-        return {int(h): (k, int(n), int(p)) for h, k, n, p in rows}
+        return {int(h): (k, int(n), int(p), int(b)) for h, k, n, p, b in rows}
 
     def mark_coverage_day_due(self, day: int) -> None:
         """The day's coverage file must be (re)written: one of its hours was just uploaded."""

@@ -279,7 +279,6 @@ def day_coverage(
     document from the lake (minutes OR'ed, files kept) so a rebuilt buffer never erases coverage."""
     coverage = buffer.coverage_between(day, day + DAY_MS)
     uploads = buffer.uploads_between(day, day + DAY_MS)
-    sizes = _upload_sizes(buffer, day, day + DAY_MS)
     unsent = buffer.pending_hours_between(day, day + DAY_MS)
     old_hours = (previous or {}).get("hours") or {}
     hours: dict[str, dict] = {}
@@ -290,8 +289,12 @@ def day_coverage(
         connected, paused, cap, cap_reached = coverage.get(hour, (0, 0, None, None))
         connected |= _mask_value(old.get("minutes_connected_mask"))
         minutes = connected | paused | _mask_value(old.get("minutes_covered_mask"))
-        key, lines, posts = uploads.get(hour) or (old.get("key"), old.get("lines"), old.get("posts"))
-        size = sizes.get(hour) if hour in uploads else old.get("bytes")
+        key, lines, posts, size = uploads.get(hour) or (
+            old.get("key"),
+            old.get("lines"),
+            old.get("posts"),
+            old.get("bytes"),
+        )
         finished = hour + HOUR_MS <= finished_before
         count = _count(minutes)
         hours[label] = {
@@ -337,13 +340,6 @@ def day_coverage(
         "open_hours": by_state.get("open", []),
         "hours": hours,
     }
-
-
-def _upload_sizes(buffer: Buffer, start: int, end: int) -> dict[int, int]:
-    """Bytes of each hour's confirmed upload in [start, end), as the buffer recorded them
-    (Buffer.uploads_between returns key, lines and posts only)."""
-    rows = buffer.db.execute("SELECT hour, size FROM uploads WHERE hour >= ? AND hour < ?", (start, end))
-    return {int(hour): int(size) for hour, size in rows.fetchall() if size is not None}
 
 
 def write_day_coverage(buffer: Buffer, lake: Lake, day: int, finished_before: int) -> dict:
