@@ -12,11 +12,9 @@ import pyarrow as pa
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import from_arrow_schema
 
-from trending_tv.assets import show_volume
-from trending_tv.assets.dimensions import DATE_ARROW_SCHEMA
-from trending_tv.assets.metadata import COLUMN_DESCRIPTIONS
-from trending_tv.transforms import trends
-from trending_tv.transforms.dimensions import GENRES_SCHEMA, NETWORKS_SCHEMA
+from trending_tv.transforms import show_volume, trends
+from trending_tv.transforms.columns import COLUMN_DESCRIPTIONS
+from trending_tv.transforms.dimensions import DATE_ARROW_SCHEMA, GENRES_SCHEMA, NETWORKS_SCHEMA
 from trending_tv.transforms.tmdb import TMDB_STAT_SCHEMA, TVSHOWS_SCHEMA
 from trending_tv.transforms.tweet_stat import TWEET_STAT_SCHEMA
 

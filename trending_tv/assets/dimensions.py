@@ -35,7 +35,7 @@ from trending_tv.assets.daily import (
     publish,
 )
 from trending_tv.assets.integrity import ids_in_parent_check
-from trending_tv.assets.metadata import COLUMN_DESCRIPTIONS, column_schema, table
+from trending_tv.assets.metadata import column_schema, table
 from trending_tv.constants import (
     DIMENSIONS_GROUP,
     GENRES_IN_GENRES,
@@ -44,8 +44,10 @@ from trending_tv.constants import (
     UNIQUE_DATE,
 )
 from trending_tv.resources.lake import LakeResource
+from trending_tv.transforms.columns import COLUMN_DESCRIPTIONS
 from trending_tv.transforms.dimensions import (
     CATALOG_COUNTS,
+    DATE_ARROW_SCHEMA,
     GENRES_SCHEMA,
     NETWORKS_SCHEMA,
     TVSHOWS_COUNTS,
@@ -191,11 +193,6 @@ networks = catalog_asset(
     NETWORKS_SCHEMA,
     "The TV networks (id, name, origin country) that air the day's tracked shows, from TMDB.",
 )
-
-
-# The date table's file columns: its day, month and year are the partition folders
-# (analytics/date/year=YYYY/month=MM/day=DD/), which Athena and DuckDB expose as columns.
-DATE_ARROW_SCHEMA = pa.schema([pa.field("date", pa.date32()), pa.field("weekday", pa.int32())])
 
 
 @daily_asset(

@@ -26,6 +26,8 @@ from trending_tv.assets.raw_counts import counts_lines, tracked_ids
 from trending_tv.constants import FACTS_GROUP, ONE_ROW_PER_TRACKED_SHOW
 from trending_tv.resources.lake import LakeResource
 from trending_tv.transforms.show_volume import (
+    ARROW_SCHEMA,
+    COLUMN_DESCRIPTIONS,
     CheckOutcome,
     check_hours_complete,
     check_one_row_per_tracked_show,
@@ -38,28 +40,6 @@ POSTS_BETWEEN = "posts_between_max_and_sum"
 HOURS_COMPLETE = "hours_complete"
 SAMPLE_DRIFT = "sample_drift"
 
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.int64()),
-        pa.field("date", pa.date32()),
-        pa.field("hashtag_posts", pa.int64()),
-        pa.field("text_posts", pa.int64()),
-        pa.field("posts", pa.int64()),
-        pa.field("hashtag_hourly", pa.list_(pa.int64())),
-        pa.field("text_hourly", pa.list_(pa.int64())),
-        pa.field("posts_hourly", pa.list_(pa.int64())),
-    ]
-)
-COLUMN_DESCRIPTIONS = {
-    "id": "TMDB id of the tracked show",
-    "date": "UTC day",
-    "hashtag_posts": "posts X counted for the show's hashtags (null: that query is missing)",
-    "text_posts": "posts X counted for its name and aliases as exact phrases (null: missing)",
-    "posts": "posts X counted for either (the `any` query): the show's exact volume",
-    "hashtag_hourly": "hashtag_posts per UTC hour, 00..23 (null hour: not covered by the request)",
-    "text_hourly": "text_posts per UTC hour, 00..23",
-    "posts_hourly": "posts per UTC hour, 00..23",
-}
 COLUMN_SCHEMA = column_schema(ARROW_SCHEMA, COLUMN_DESCRIPTIONS)
 SEVERITY = {True: AssetCheckSeverity.ERROR, False: AssetCheckSeverity.WARN}
 

@@ -29,11 +29,12 @@ from trending_tv.assets.daily import (
 )
 from trending_tv.assets.dimensions import add_skipped, read_tmdb_day
 from trending_tv.assets.integrity import ids_in_parent_check
-from trending_tv.assets.metadata import COLUMN_DESCRIPTIONS, column_schema, table
+from trending_tv.assets.metadata import column_schema, table
 from trending_tv.constants import FACTS_GROUP, IDS_IN_TVSHOWS, POPULARITY_REFRESHED, TMDB_COVERAGE
 from trending_tv.freshness import DAILY_FRESHNESS
 from trending_tv.resources.lake import LakeResource
 from trending_tv.settings import TMDB_MIN_COVERAGE, DataQualityResource
+from trending_tv.transforms.columns import COLUMN_DESCRIPTIONS
 from trending_tv.transforms.tmdb import (
     TMDB_STAT_COUNTS,
     TMDB_STAT_MEASURES,

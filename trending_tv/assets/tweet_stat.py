@@ -17,10 +17,11 @@ from trending_tv.assets.daily import (
     publish,
 )
 from trending_tv.assets.integrity import ids_in_parent_check
-from trending_tv.assets.metadata import COLUMN_DESCRIPTIONS, column_schema, table
+from trending_tv.assets.metadata import column_schema, table
 from trending_tv.constants import COUNTS_CONSISTENT, FACTS_GROUP, IDS_IN_TVSHOWS, ONE_ROW_PER_TRACKED_SHOW
 from trending_tv.freshness import DAILY_FRESHNESS
 from trending_tv.resources.lake import LakeResource
+from trending_tv.transforms.columns import COLUMN_DESCRIPTIONS
 from trending_tv.transforms.posts import NOTICE_KINDS
 from trending_tv.transforms.tmdb import tracked_from_tvshows
 from trending_tv.transforms.tweet_stat import (

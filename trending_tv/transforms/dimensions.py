@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+import pyarrow as pa
 from pyspark.sql import types as T
 
 from ingest_host.tracked_shows import TrackedShowList
@@ -33,6 +34,9 @@ NETWORKS_SCHEMA = T.StructType(
         T.StructField("date", T.DateType()),
     ]
 )
+# The date table's file columns: its day, month and year are the partition folders
+# (analytics/date/year=YYYY/month=MM/day=DD/), which Athena and DuckDB expose as columns.
+DATE_ARROW_SCHEMA = pa.schema([pa.field("date", pa.date32()), pa.field("weekday", pa.int32())])
 CATALOG_COUNTS = ("invalid_items", "without_name", "name_conflicts")
 TVSHOWS_COUNTS = (
     "without_tmdb_record",

@@ -21,6 +21,32 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow as pa
+
+# The table as written (pyarrow, no Spark: a day is 160 rows) and what each column means
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.int64()),
+        pa.field("date", pa.date32()),
+        pa.field("hashtag_posts", pa.int64()),
+        pa.field("text_posts", pa.int64()),
+        pa.field("posts", pa.int64()),
+        pa.field("hashtag_hourly", pa.list_(pa.int64())),
+        pa.field("text_hourly", pa.list_(pa.int64())),
+        pa.field("posts_hourly", pa.list_(pa.int64())),
+    ]
+)
+COLUMN_DESCRIPTIONS = {
+    "id": "TMDB id of the tracked show",
+    "date": "UTC day",
+    "hashtag_posts": "posts X counted for the show's hashtags (null: that query is missing)",
+    "text_posts": "posts X counted for its name and aliases as exact phrases (null: missing)",
+    "posts": "posts X counted for either (the `any` query): the show's exact volume",
+    "hashtag_hourly": "hashtag_posts per UTC hour, 00..23 (null hour: not covered by the request)",
+    "text_hourly": "text_posts per UTC hour, 00..23",
+    "posts_hourly": "posts per UTC hour, 00..23",
+}
+
 QUERY_KINDS = ("hashtags", "text", "any")
 HOURS = 24
 COLUMN = {"hashtags": "hashtag_posts", "text": "text_posts", "any": "posts"}
