@@ -405,7 +405,7 @@ def main(only: list[str] | None = None) -> None:
     )
     if only is None:
         write_section(HEADING, render(results))
-        print(render(results))
+    print(render(results))
 
 
 def render(r: dict) -> str:
