@@ -7,11 +7,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ingest_host import layout
 from trending_tv.resources.lake import LakeResource
-from trending_tv.transforms.dimensions import GENRES_SCHEMA, NETWORKS_SCHEMA
+from trending_tv.transforms.dimensions import DATE_ARROW_SCHEMA, GENRES_SCHEMA, NETWORKS_SCHEMA
 from trending_tv.transforms.tmdb import TMDB_STAT_SCHEMA, TVSHOWS_SCHEMA
 from trending_tv.transforms.trends import compute_show_trends
 from trending_tv.transforms.tweet_stat import TWEET_STAT_SCHEMA
@@ -90,17 +88,10 @@ def write_seed_lake(root: Path, spark, with_trends: bool = True) -> None:
         tables.append(("show_trends", compute_show_trends(tweet_stat, names, popularity, DAYS)))
     for name, frame in tables:
         lake.write_daily_table(frame, name, DAYS)
-    date_schema = pa.schema(
-        [
-            ("date", pa.date32()),
-            ("weekday", pa.int32()),
-            ("day", pa.int32()),
-            ("month", pa.int32()),
-            ("year", pa.int32()),
-        ]
-    )
-    for d in DAYS:
-        folder = root / layout.table_partition_prefix("date", d)
-        folder.mkdir(parents=True)
-        row = {"date": d, "weekday": d.isoweekday(), "day": d.day, "month": d.month, "year": d.year}
-        pq.write_table(pa.Table.from_pylist([row], schema=date_schema), folder / "part-00000.snappy.parquet")
+    # the date table as its asset writes it: date and weekday in the file, day/month/year the folders
+    dates = {
+        d: pa.Table.from_pylist([{"date": d, "weekday": d.isoweekday()}], schema=DATE_ARROW_SCHEMA)
+        for d in DAYS
+    }
+    with lake.stage_daily_arrow(dates, "date") as staged:
+        staged.publish()
