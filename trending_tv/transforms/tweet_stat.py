@@ -140,9 +140,8 @@ def _counted(
             **dict(zip(COUNT_COLUMNS, found.get((day, show_id), (0, 0, 0)), strict=True)),
         }
         for day in days
-        for show_id in sorted(
-            show.id for show in shows_by_day[day]
-        )  # as listed: a repeated id stays visible to the checks
+        # One row per entry as listed: a repeated id stays visible to the unique_id_date check.
+        for show_id in sorted(show.id for show in shows_by_day[day])
     ]
     # The table is small (shows x days): built from collected rows it carries the exact schema.
     table = spark.createDataFrame([tuple(r.values()) for r in rows], TWEET_STAT_SCHEMA)
