@@ -180,7 +180,9 @@ def test_date_rows_match_the_published_calendar(pipeline):
     for day in DAYS:
         [row] = tables["date"][day]
         seed = published[day.isoformat()]
-        assert (row["weekday"], row["day"], row["month"], row["year"]) == tuple(
+        # The file holds date and weekday; day, month and year are its year=/month=/day= folders.
+        assert set(row) == {"date", "weekday"} and row["date"] == day
+        assert (row["weekday"], day.day, day.month, day.year) == tuple(
             int(seed[c]) for c in ("weekday", "day", "month", "year")
         )
     # Deliberate: the published table assumed 365 days in 2020 and ends on 2020-12-30; ours has a
