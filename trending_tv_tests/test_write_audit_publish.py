@@ -5,7 +5,7 @@ and the failed check results are recorded in the instance (what the UI shows).""
 
 # no `from __future__ import annotations`: Dagster reads the probe's config class from its annotation
 import io
-import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from trending_tv.alerts import alert_payload
 from trending_tv.assets.daily import UNIQUE_ID_DATE_CHECK, daily_asset, partition_days, publish
 from trending_tv.assets.dimensions import date_dimension
 from trending_tv.resources.lake import LakeResource, StagedTable, quarantine_prefix
-from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
+from trending_tv_tests.lake_fixtures import LAKE_KINDS, empty_lake
 from trending_tv_tests.test_slice_materialize import DAY
 
 DAY_DATE = date.fromisoformat(DAY)
@@ -131,16 +131,10 @@ def test_passing_checks_publish_and_leave_no_staging_or_quarantine(tmp_path):
     assert rows == [(DAY_DATE, 1, 2020, 11, 23)]
 
 
-@pytest.fixture(params=["folder", "s3"])
-def lake(request, tmp_path, monkeypatch):
-    if request.param == "folder":
-        (tmp_path / "lake").mkdir()
-        yield LakeResource(url=str(tmp_path / "lake"))
-        return
-    with MotoS3(bucket=f"wap-{uuid.uuid4().hex[:12]}") as s3:
-        for key, value in s3_env(s3.endpoint).items():
-            monkeypatch.setenv(key, value)
-        yield LakeResource(url=f"s3://{s3.bucket}/lake")
+@pytest.fixture(params=LAKE_KINDS)
+def lake(request, tmp_path, monkeypatch) -> Iterator[LakeResource]:
+    for client in empty_lake(request.param, tmp_path, monkeypatch):
+        yield LakeResource(url=client.url)
 
 
 def _parquet(ids: list[int]) -> bytes:
