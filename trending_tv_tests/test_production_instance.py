@@ -337,11 +337,17 @@ def launch_run(prod: Production, assets: list[dict], day: date) -> str:
 
 
 def test_two_requests_for_the_same_day_run_one_after_the_other(prod: Production):
-    """Two runs may run at once (TRENDING_TV_MAX_CONCURRENT_RUNS=2 here), but never two of one day."""
+    """Two runs may run at once (TRENDING_TV_MAX_CONCURRENT_RUNS=2 here), but never two of one day.
+    The runs are of the day's Spark assets: they last longer than the daemon takes to launch the
+    next queued run (runs of `date` alone finish in under a second and would never overlap anyway)."""
     same_day, other_day = date(2020, 11, 27), date(2020, 11, 28)
-    first = launch_run(prod, [{"path": ["date"]}], same_day)
-    second = launch_run(prod, [{"path": ["date"]}], same_day)
-    other = launch_run(prod, [{"path": ["date"]}], other_day)
+    lake = Lake.from_url(prod.lake)
+    for day in (same_day, other_day):
+        write_day_dimensions(lake, day)
+        write_hour(lake, day, 9, [v2_post(f"8{day.day}", f"{day}T09:00:00.000Z", "Lost tonight", ("Lost",))])
+    first = launch_run(prod, SPARK_ASSETS, same_day)
+    second = launch_run(prod, SPARK_ASSETS, same_day)
+    other = launch_run(prod, SPARK_ASSETS, other_day)
 
     def finished():
         rows = prod.pg.query(
@@ -350,7 +356,7 @@ def test_two_requests_for_the_same_day_run_one_after_the_other(prod: Production)
         )
         return {r[0]: r[1:] for r in rows} if all(r[1] == "SUCCESS" for r in rows) else None
 
-    runs = wait_until(finished, 240, interval=1, what="the three runs")
+    runs = wait_until(finished, 420, interval=1, what="the three runs")
     assert runs[second][1] >= runs[first][2], "the second run of the day started before the first ended"
 
 
@@ -428,7 +434,8 @@ def test_all_history_is_in_postgresql(prod: Production):
             json.dumps(["tweet_stat"]),
         )
     }
-    assert materialized == {"2020-11-23", "2020-11-24", "2020-11-25", "2020-11-26"}
+    # the sensor's day, the backfill's two, the killed-and-retried day, the same-day test's two days
+    assert materialized == {f"2020-11-{d}" for d in range(23, 29)}
     assert prod.pg.query("SELECT count(*) FROM job_ticks")[0][0] > 0
     # no SQLite storage was created beside the instance config
     assert not [p for p in prod.home.rglob("*.db")], sorted(prod.home.rglob("*"))
