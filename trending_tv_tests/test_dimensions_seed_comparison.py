@@ -93,8 +93,8 @@ def test_tmdb_stat_has_the_published_ids_and_values_every_day(pipeline):
             expected = published[day][show_id]
             assert {c: row[c] for c in TMDB_STAT_VALUES} == {c: expected[c] for c in TMDB_STAT_VALUES}
             assert row["date"] == expected["date"] == day
-    # Deliberate differences: our column order (id, date first: docs/design.md, table schemas); the published files are
-    # named part-00000-<uuid>.c000 under day=1, ours part-00000 under day=01.
+    # Deliberate differences: our column order (id, date first: docs/design.md, table schemas); the
+    # published files are named part-00000-<uuid>.c000 under day=1, ours part-00000 under day=01.
     first = next(SEED.glob("tmdb_stat/year=2020/month=11/day=23/*.parquet"))
     assert pq.read_schema(first).names == ["id", "popularity", "vote_average", "vote_count"] + [
         "number_of_episodes",
