@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -22,7 +19,7 @@ from ingest_host import layout
 from ingest_host.lake import Lake
 from trending_tv.lake_watch import TWEETS, WatchSettings, evaluate
 from trending_tv_tests.bench._report import write_section
-from trending_tv_tests.ingest_host.servers import s3_env
+from trending_tv_tests.bench._s3 import moto_s3_bucket
 
 DAYS = 365
 
@@ -80,38 +77,10 @@ def bench_local(folder: Path, now: datetime) -> dict:
 def bench_s3(now: datetime) -> dict:
     """moto's S3 server in its own process (as S3 is, for the sensor): the tick's figures are then
     the sensor's own work plus HTTP round trips, not moto's request handling under the same GIL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    env = s3_env(f"http://127.0.0.1:{port}")
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        import boto3
-
-        client = boto3.client("s3")
-        for _ in range(100):
-            try:
-                client.create_bucket(Bucket="bench")
-                break
-            except Exception:
-                time.sleep(0.1)
+    with moto_s3_bucket("bench") as client:
         for hour in _hours(now):
             client.put_object(Bucket="bench", Key=f"lake/{layout.tweet_hour_key(hour)}", Body=b"")
         return _measure(Lake.from_url("s3://bench/lake"), now)
-    finally:
-        server.terminate()
-        server.wait(10)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def main() -> None:

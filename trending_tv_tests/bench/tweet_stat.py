@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -284,7 +283,7 @@ def bench_seal() -> dict:
     from ingest_host import layout
     from ingest_host.lake import Lake
     from trending_tv import raw_manifest
-    from trending_tv_tests.ingest_host.servers import s3_env
+    from trending_tv_tests.bench._s3 import moto_s3_bucket
 
     results: dict = {}
     day_keys = [o.key for o in Lake.from_url(LAKE).list(layout.tweet_day_prefix(DAY))]
@@ -317,27 +316,7 @@ def bench_seal() -> dict:
         _write_coverage(folder, DAY)
         seal(folder, "folder lake, coverage file")
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        env = s3_env(f"http://127.0.0.1:{port}")
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            import boto3
-
-            client = boto3.client("s3")
-            for _ in range(100):
-                try:
-                    client.create_bucket(Bucket="bench")
-                    break
-                except Exception:
-                    time.sleep(0.1)
+        with moto_s3_bucket("bench"):
             s3 = Lake.from_url("s3://bench/lake")
             for key in day_keys:
                 s3.write_bytes(key, source.read_bytes(key))
@@ -346,14 +325,6 @@ def bench_seal() -> dict:
                 layout.tweet_day_coverage_key(DAY), folder.read_bytes(layout.tweet_day_coverage_key(DAY))
             )
             seal(s3, "moto S3 server, coverage file")
-        finally:
-            server.terminate()
-            server.wait(10)
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
     return results
 
 
