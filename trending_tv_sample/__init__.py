@@ -27,9 +27,8 @@ from trending_tv_sample.generator import (
     generate_sample_lake,
     iter_stream_messages,
     lake_is_empty,
-    scaled_count,
-    target_split,
 )
+from trending_tv_sample.model import scaled_count, target_split
 
 __all__ = [
     "DEFAULT_GZIP_HOURS",

@@ -104,6 +104,7 @@ from trending_tv_sample.model import (
     day_of,
     day_start_ms,
     snowflake,
+    target_split,
     utc_of,
 )
 from trending_tv_sample.payloads import Material, Renderer, build_users, expected_matches
@@ -135,22 +136,6 @@ HASHTAG_IS_NAME = "its hashtag is also its name"
 def family_of_hour(hour: int) -> str:
     """Payload family of an hour file: odd UTC hours hold v1.1 status objects, even hours v2."""
     return V11 if hour % 2 else V2
-
-
-def scaled_count(published: int, scale: float) -> int:
-    """`published * scale` rounded half up; zero stays zero and anything else is at least 1."""
-    if published <= 0:
-        return 0
-    return max(1, math.floor(published * scale + 0.5))
-
-
-def target_split(hashtag_count: int, text_count: int, tweet_count: int, scale: float) -> tuple[int, int, int]:
-    """(both, hashtag-only, text-only) post numbers for published (h, t, tw) at `scale`."""
-    return (
-        scaled_count(hashtag_count + text_count - tweet_count, scale),
-        scaled_count(tweet_count - text_count, scale),
-        scaled_count(tweet_count - hashtag_count, scale),
-    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ v2 message only changes its shape, never which shows it counts for.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -120,3 +121,19 @@ class Line:
 
     def sort_key(self) -> tuple[int, int, int]:
         return (self.filed_ms, self.seq, 1 if self.duplicate else 0)
+
+
+def scaled_count(published: int, scale: float) -> int:
+    """`published * scale` rounded half up; zero stays zero and anything else is at least 1."""
+    if published <= 0:
+        return 0
+    return max(1, math.floor(published * scale + 0.5))
+
+
+def target_split(hashtag_count: int, text_count: int, tweet_count: int, scale: float) -> tuple[int, int, int]:
+    """(both, hashtag-only, text-only) post numbers for published (h, t, tw) at `scale`."""
+    return (
+        scaled_count(hashtag_count + text_count - tweet_count, scale),
+        scaled_count(tweet_count - text_count, scale),
+        scaled_count(tweet_count - hashtag_count, scale),
+    )

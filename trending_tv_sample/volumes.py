@@ -2,7 +2,7 @@
 published 2020 volumes (full scale, whatever the posts' `scale`).
 
 Per show and day the published (hashtag, text, tweet) figures give three disjoint post groups as the
-posts do (generator.target_split at scale 1): matched by hashtag and text, by hashtag only, by text
+posts do (model.target_split at scale 1): matched by hashtag and text, by hashtag only, by text
 only. Each group is spread over the 24 UTC hours along the stream's diurnal curve (a seeded draw per
 post), and the three queries' hourly counts are sums of groups: hashtags = both + hashtag only,
 text = both + text only, any = all three. So max(h, t) <= posts <= h + t holds in every hour by
@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from ingest_host.rules import COUNTS_QUERY_KINDS, QueryTooLong, counts_queries
 from trending_tv_sample.catalog import Catalog
+from trending_tv_sample.model import target_split  # the posts' split, at full scale
 
 HOURS = 24
 PRICE_PER_REQUEST_USD = 0.005  # X's price per counts request (docs/cost_plan.md)
@@ -86,7 +87,6 @@ def counts_day(
 ) -> tuple[bytes, list[ShowVolumeRow]]:
     """The day's counts_raw file (one line per tracked show and query kind, in tracked order) and
     the ground truth rows."""
-    from trending_tv_sample.generator import target_split  # the posts' split, at full scale
 
     cumulative = [sum(diurnal_weights[: i + 1]) for i in range(HOURS)]
     day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
