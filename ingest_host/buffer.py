@@ -23,7 +23,6 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -368,16 +367,6 @@ class Buffer:
         return (int(row[0]), row[1], row[2]) if row else (0, None, None)
 
     # -- upload support
-    def known_span(self) -> tuple[int, int] | None:
-        """First and last hour the buffer has heard of (lines, counters, coverage, uploads)."""
-        lows, highs = [], []
-        for table in ("lines", "counts", "coverage", "uploads"):
-            low, high = self.db.execute(f"SELECT MIN(hour), MAX(hour) FROM {table}").fetchone()
-            if low is not None:
-                lows.append(low)
-                highs.append(high)
-        return (min(lows), max(highs)) if lows else None
-
     def pending_hours(self, before_hour: int) -> set[int]:
         rows = self.db.execute(
             "SELECT DISTINCT hour FROM lines WHERE uploaded_at IS NULL AND hour < ?", (before_hour,)
@@ -450,10 +439,6 @@ class Buffer:
         row = self.db.execute("SELECT key, pruned FROM uploads WHERE hour = ?", (hour,)).fetchone()
         return (row[0], int(row[1])) if row else None
 
-    def uploaded_hours(self) -> dict[int, tuple[str, int]]:
-        rows = self.db.execute("SELECT hour, key, pruned FROM uploads").fetchall()
-        return {int(h): (k, int(p)) for h, k, p in rows}
-
     def hour_lines(self, hour: int) -> tuple[list[Line], int]:
         """All buffered lines of one hour (uploaded or not) in arrival order, and the highest seq
         seen (the snapshot the upload will mark)."""
@@ -511,10 +496,6 @@ class Buffer:
                 self.db.execute("ROLLBACK")
                 raise
         return cur.rowcount
-
-    def iter_post_ids(self) -> Iterator[str]:
-        for (post_id,) in self.db.execute("SELECT post_id FROM lines WHERE post_id IS NOT NULL"):
-            yield post_id
 
     def stats(self) -> dict[str, object]:
         total, pending = self.db.execute(
