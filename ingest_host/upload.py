@@ -138,8 +138,8 @@ def verify_object(lake: Lake, key: str, body: bytes) -> None:
         raise UploadNotConfirmed(f"{key}: content differs from what was written")
 
 
-def _fsync_path(path: Path, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+def _fsync_folder(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
@@ -147,22 +147,20 @@ def _fsync_path(path: Path, directory: bool = False) -> None:
 
 
 def durable_write(lake: Lake, key: str, body: bytes) -> None:
-    """Write an object; on a folder lake also fsync the file, its folder and the parent of every
-    folder the write created, so a power loss after this returns cannot lose it (S3 confirms a
-    PUT only once it is durable)."""
+    """Write an object; on a folder lake also fsync the parent of every folder the write created
+    (LocalLake.write_bytes fsyncs the file and its own folder), so a power loss after this returns
+    cannot lose it (S3 confirms a PUT only once it is durable)."""
     if not isinstance(lake, LocalLake):
         lake.write_bytes(key, body)
         return
-    path = lake.path(key)
     created: list[Path] = []
-    folder = path.parent
+    folder = lake.path(key).parent
     while folder != lake.root and not folder.exists():
         created.append(folder)
         folder = folder.parent
     lake.write_bytes(key, body)
-    _fsync_path(path)
-    for folder in {path.parent, *(c.parent for c in created)}:
-        _fsync_path(folder, directory=True)
+    for folder in {c.parent for c in created}:
+        _fsync_folder(folder)
 
 
 def _merge_with_lake(lake: Lake, key: str, lines: list[Line]) -> list[bytes]:
