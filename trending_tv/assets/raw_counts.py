@@ -20,7 +20,7 @@ from ingest_host.tracked_shows import TrackedShowsError, parse_tracked_shows
 from trending_tv.assets.daily import Check, daily_asset, partition_days
 from trending_tv.assets.metadata import table
 from trending_tv.constants import RAW_DATA_LANDED, RAW_GROUP
-from trending_tv.raw_manifest import DayManifest, RawFile, count_lines, write_manifest
+from trending_tv.raw_manifest import DayManifest, RawFile, write_manifest
 from trending_tv.resources.lake import LakeResource
 from trending_tv.settings import DataQualityResource
 from trending_tv.transforms.show_volume import coverage, parse_counts_day
@@ -58,9 +58,11 @@ def tracked_ids(lake: Lake, day: date) -> TrackedIds:
 def counts_lines(lake: Lake, day: date) -> list[bytes]:
     """The day's counts_raw lines ([] when the file is absent)."""
     key = layout.counts_day_key(day)
-    if not lake.exists(key):
-        return []
-    return [line for line in lake.read_bytes(key).split(b"\n") if line.strip()]
+    return _nonblank_lines(lake.read_bytes(key)) if lake.exists(key) else []
+
+
+def _nonblank_lines(data: bytes) -> list[bytes]:
+    return [line for line in data.split(b"\n") if line.strip()]
 
 
 @dataclass
@@ -84,10 +86,13 @@ def seal_counts_day(lake: Lake, day: date) -> CountsDay:
     key = layout.counts_day_key(day)
     manifest = DayManifest(layout.COUNTS_RAW, day.isoformat())
     head = lake.head(key)
+    # the file is read once: its line count (as raw_manifest.count_lines counts) and its lines
+    data = lake.read_bytes(key) if head is not None and head.size else b""
     if head is not None:
-        manifest.files.append(RawFile(key, head.size, count_lines(lake, key) if head.size else 0))
+        lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+        manifest.files.append(RawFile(key, head.size, lines))
     tracked = tracked_ids(lake, day)
-    series, problems = parse_counts_day(counts_lines(lake, day), day)
+    series, problems = parse_counts_day(_nonblank_lines(data), day)
     return CountsDay(day, manifest, tracked, coverage(series, tracked.ids), problems)
 
 
