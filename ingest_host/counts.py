@@ -41,7 +41,7 @@ from ingest_host.layout import counts_day_key, counts_day_stats_key
 from ingest_host.rules import COUNTS_QUERY_KINDS, CountsQuery, QueryTooLong, counts_queries
 from ingest_host.shows import load_tracked_shows
 from ingest_host.stream import AuthError, mount_base_url
-from ingest_host.upload import verify_object
+from ingest_host.upload import durable_write, verify_object
 
 log = logging.getLogger("ingest_host.counts")
 
@@ -413,7 +413,7 @@ def fetch_counts(
                 final = current + added
                 if added:
                     body = b"".join(line + b"\n" for line in _ordered(final, shows))
-                    lake.write_bytes(report.key, body)
+                    durable_write(lake, report.key, body)
                     verify_object(lake, report.key, body)
                     report.wrote = True
             month_after = month_spend(settings, clock(), buffer, ledger)
@@ -528,4 +528,4 @@ def _write_stats(
         "month": month,
         "runs": [*previous_runs, run],
     }
-    lake.write_bytes(stats_key, (json.dumps(stats, sort_keys=True) + "\n").encode())
+    durable_write(lake, stats_key, (json.dumps(stats, sort_keys=True) + "\n").encode())
