@@ -4,6 +4,7 @@ arriving while uploads run, and a full disk (a small tmpfs in a private mount na
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import threading
@@ -76,6 +77,15 @@ def _uploaded_post_ids(buffer_path: str) -> dict[str, int]:
         db.close()
 
 
+def _has_open(pid: int, path: Path) -> bool:
+    """Whether process `pid` holds `path` open (from /proc)."""
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.readlink(fd) == str(path) for fd in fds.iterdir())
+    except FileNotFoundError:  # the process or one of its descriptors went away meanwhile
+        return False
+
+
 def test_a_second_upload_exits_while_one_runs_and_a_waiting_one_goes_next(env):
     with Buffer(env["TRENDING_TV_BUFFER"], "NORMAL") as buffer:
         for n in range(5):
@@ -111,8 +121,11 @@ def test_a_second_upload_exits_while_one_runs_and_a_waiting_one_goes_next(env):
             stderr=subprocess.PIPE,
             text=True,
         )
-        # it cannot finish while the first one holds the lock (the store answers nothing yet)
+        # once it has the lock file open, it cannot finish while the first one holds the lock (the
+        # store answers nothing yet); watching from its start alone would pass on a slow start-up
+        assert wait_for(lambda: _has_open(waiting.pid, lock), 30), "the waiting upload never opened the lock"
         assert not wait_for(lambda: waiting.poll() is not None, 1.0)
+        assert not list(Path(env["TRENDING_TV_LAKE"]).rglob("*.json"))
         stalled.release.set()
         _, first_err = first.communicate(timeout=60)
         assert first.returncode == 1, first_err  # the store failed: nothing marked
