@@ -22,15 +22,11 @@ from trending_tv.raw_manifest import DayCoverage, read_day_coverage, seal_tweet_
 from trending_tv.resources.lake import LakeResource
 from trending_tv.settings import DataQualityResource
 from trending_tv_tests.ingest_host.conftest import run_cli
-from trending_tv_tests.ingest_host.servers import BEARER, TMDB_KEY, MotoS3, s3_env, v2_post
+from trending_tv_tests.ingest_host.servers import BEARER, TMDB_KEY, MotoS3, ms, s3_env, v2_post
 from trending_tv_tests.lake_fixtures import tiny_lake
 
 DAY = date(2024, 3, 10)
 OUTAGE = ["06", "07", "08", "09", "10", "11"]
-
-
-def ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def collect_with_an_outage(tmp_path: Path, lake_url: str, extra_env: dict[str, str] | None = None) -> None:

@@ -378,6 +378,11 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
+def ms(moment: datetime) -> int:
+    """Epoch milliseconds, the buffer's and the upload's time unit."""
+    return int(moment.timestamp() * 1000)
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

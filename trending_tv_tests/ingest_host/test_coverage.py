@@ -12,11 +12,7 @@ import pytest
 
 from ingest_host.buffer import Buffer
 from trending_tv_tests.ingest_host.conftest import run_cli
-from trending_tv_tests.ingest_host.servers import MotoS3, post_ids_in, s3_env, utc, v2_post
-
-
-def ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+from trending_tv_tests.ingest_host.servers import MotoS3, ms, post_ids_in, s3_env, utc, v2_post
 
 
 class LakeView:

@@ -13,11 +13,7 @@ from ingest_host.config import load_settings
 from ingest_host.lake import Lake
 from ingest_host.upload import run_upload
 from trending_tv_tests.ingest_host.conftest import run_cli
-from trending_tv_tests.ingest_host.servers import MotoS3, post_ids_in, s3_env, utc, v2_post
-
-
-def ms(moment) -> int:
-    return int(moment.timestamp() * 1000)
+from trending_tv_tests.ingest_host.servers import MotoS3, ms, post_ids_in, s3_env, utc, v2_post
 
 
 def _lines(lake: Lake, key: str) -> list[bytes]:

@@ -16,13 +16,9 @@ from ingest_host.buffer import EXIT_DISK_FULL, Buffer
 from ingest_host.lake import Lake
 from ingest_host.upload import EXIT_BUSY, lock_path
 from trending_tv_tests.ingest_host.conftest import child_env, ingest_host_cmd, run_cli, run_cli_on_tmpfs
-from trending_tv_tests.ingest_host.servers import post_ids_in, s3_env, utc, v2_post, wait_for
+from trending_tv_tests.ingest_host.servers import ms, post_ids_in, s3_env, utc, v2_post, wait_for
 
 HOUR = utc(2024, 6, 1, 10)
-
-
-def ms(moment) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 class StalledS3:
