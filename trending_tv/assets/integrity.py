@@ -37,12 +37,11 @@ def check_days(context: AssetCheckExecutionContext, lake: LakeResource, table: s
 
 def lake_ids(lake: LakeResource, table: str, column: str, day: date) -> list[int] | None:
     """The ids in one column of a table's day (list columns flattened); None when the day is absent."""
-    try:
-        values = lake.read_table_partition(table, day).column(column).to_pylist()
-    except FileNotFoundError:
+    rows = lake.table_rows(table, day, [column])
+    if rows is None:
         return None
     flat: list[int] = []
-    for value in values:
+    for value in (row[column] for row in rows):
         if isinstance(value, list):
             flat.extend(v for v in value if v is not None)
         elif value is not None:

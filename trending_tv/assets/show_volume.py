@@ -178,13 +178,6 @@ def show_volume(
         yield from publish(context, staged, materialized)
 
 
-def _read_rows(lake: LakeResource, name: str, day: date, columns: list[str]) -> list[dict] | None:
-    try:
-        return lake.read_table_partition(name, day).select(columns).to_pylist()
-    except FileNotFoundError:
-        return None
-
-
 @asset_check(
     asset="show_volume",
     name=SAMPLE_DRIFT,
@@ -202,8 +195,8 @@ def show_volume_sample_drift(context: AssetCheckExecutionContext, lake: LakeReso
     outcomes: dict[date, CheckOutcome] = {}
     without: list[str] = []
     for day in days:
-        exact = _read_rows(lake, "show_volume", day, ["id", "hashtag_posts", "text_posts", "posts"])
-        sample = _read_rows(lake, "tweet_stat", day, ["id", "hashtag_count", "text_count", "tweet_count"])
+        exact = lake.table_rows("show_volume", day, ["id", "hashtag_posts", "text_posts", "posts"])
+        sample = lake.table_rows("tweet_stat", day, ["id", "hashtag_count", "text_count", "tweet_count"])
         if exact is None or sample is None:
             without.append(day.isoformat())
             continue

@@ -47,12 +47,7 @@ from trending_tv.transforms.tmdb import (
 def _previous_rows(lake: LakeResource, day: date, computed: dict[date, list[dict]]) -> list[dict] | None:
     """tmdb_stat of the day before `day`: from this run if it covers it, else from the lake."""
     before = day - timedelta(days=1)
-    if before in computed:
-        return computed[before]
-    try:
-        return lake.read_table_partition("tmdb_stat", before).to_pylist()
-    except FileNotFoundError:
-        return None
+    return computed[before] if before in computed else lake.table_rows("tmdb_stat", before)
 
 
 def _top_popularity(rows: list[dict], names: dict[int, str], limit: int = 10) -> list[dict]:

@@ -18,14 +18,6 @@ def report_key(day: date, name: str) -> str:
     return f"{layout.REPORTS}/trending_report/{day:%Y/%m/%d}/{name}"
 
 
-def _rows(lake: LakeResource, table: str, day: date) -> list[dict]:
-    """The rows of `table` on `day`; none when the day has no partition (before the first data)."""
-    try:
-        return lake.read_table_partition(table, day).to_pylist()
-    except FileNotFoundError:
-        return []
-
-
 @daily_asset(group_name=TRENDS_GROUP, kinds={"python", "png"}, deps=["show_trends"])
 def trending_report(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """The day's top risers against their expected posts, the top shows over the 9 days ending on
@@ -35,8 +27,8 @@ def trending_report(context: AssetExecutionContext, lake: LakeResource) -> Mater
     written = []
     for day in days:
         window = report.window(day)
-        stats = [r for d in window for r in _rows(lake, "tweet_stat", d)]
-        names = {r["id"]: r["name"] for d in window for r in _rows(lake, "tvshows", d)}
+        stats = [r for d in window for r in lake.table_rows("tweet_stat", d) or []]
+        names = {r["id"]: r["name"] for d in window for r in lake.table_rows("tvshows", d) or []}
         trends = lake.read_table_partition("show_trends", day).to_pylist()
         files = report.build_report(day, stats, names, trends)
         for name, content in files.items():

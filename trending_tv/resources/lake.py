@@ -182,6 +182,15 @@ class LakeResource(ConfigurableResource):
             )
         return pa.concat_tables(pq.read_table(io.BytesIO(self.client.read_bytes(k))) for k in keys)
 
+    def table_rows(self, table: str, day: date, columns: Sequence[str] | None = None) -> list[dict] | None:
+        """The rows of one day of `table` (only `columns` when given); None when the day has no
+        partition (not materialized yet)."""
+        try:
+            rows = self.read_table_partition(table, day)
+        except FileNotFoundError:
+            return None
+        return (rows.select(list(columns)) if columns is not None else rows).to_pylist()
+
     def stage_daily_table(self, df: DataFrame, table: str, days: Sequence[date]) -> StagedTable:
         """Write the rows of `df` (which has a `date` column) for `days` to staging, in one Spark job:
         a temporary local folder, or `_staging/<table>/<uuid>/` of the lake in direct mode on S3.
