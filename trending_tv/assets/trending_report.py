@@ -25,10 +25,18 @@ def trending_report(context: AssetExecutionContext, lake: LakeResource) -> Mater
     the lake and on this page."""
     days = partition_days(context)
     written = []
+    # the 9-day windows of a range's days overlap: each (table, day) is read from the lake once
+    read: dict[tuple[str, date], list[dict]] = {}
+
+    def rows(table: str, d: date) -> list[dict]:
+        if (table, d) not in read:
+            read[table, d] = lake.table_rows(table, d) or []
+        return read[table, d]
+
     for day in days:
         window = report.window(day)
-        stats = [r for d in window for r in lake.table_rows("tweet_stat", d) or []]
-        names = {r["id"]: r["name"] for d in window for r in lake.table_rows("tvshows", d) or []}
+        stats = [r for d in window for r in rows("tweet_stat", d)]
+        names = {r["id"]: r["name"] for d in window for r in rows("tvshows", d)}
         trends = lake.read_table_partition("show_trends", day).to_pylist()
         files = report.build_report(day, stats, names, trends)
         for name, content in files.items():
