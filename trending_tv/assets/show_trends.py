@@ -52,25 +52,20 @@ TRENDING_COLUMNS = {
 }
 
 
-def _partition_keys(lake: LakeResource, table: str, days: list[date]) -> list[str]:
-    """The Parquet files of `table` on `days` (days without a partition have none)."""
-    keys = []
-    for day in days:
-        keys += [
+def _partition_keys(lake: LakeResource, table: str, days: list[date]) -> dict[date, list[str]]:
+    """The Parquet files of `table` on each of `days` (a day without a partition has none)."""
+    return {
+        day: [
             o.key
             for o in lake.client.list(layout.table_partition_prefix(table, day))
             if o.key.endswith(".parquet")
         ]
-    return keys
+        for day in days
+    }
 
 
-def _days_of(keys: list[str]) -> set[date]:
-    """The days of partition keys (analytics/<table>/year=YYYY/month=MM/day=DD/part-...)."""
-    days = set()
-    for key in keys:
-        parts = dict(p.split("=", 1) for p in key.split("/") if p.startswith(("year=", "month=", "day=")))
-        days.add(date(int(parts["year"]), int(parts["month"]), int(parts["day"])))
-    return days
+def _flat(keys: dict[date, list[str]]) -> list[str]:
+    return [key for day_keys in keys.values() for key in day_keys]
 
 
 def _coverage(lake: LakeResource, days: list[date]) -> dict[date, float]:
@@ -115,12 +110,13 @@ def show_trends(
         for day in days
         for r in lake.read_table_partition("tvshows", day).select(["id", "date", "name"]).to_pylist()
     ]
-    tweet_keys = _partition_keys(lake, "tweet_stat", history)
-    volume_keys = _partition_keys(lake, "show_volume", history)
-    tmdb_keys = _partition_keys(lake, "tmdb_stat", [days[0] - timedelta(days=1), *days])
+    tweet_keys = _flat(_partition_keys(lake, "tweet_stat", history))
+    volume_by_day = _partition_keys(lake, "show_volume", history)
+    volume_keys = _flat(volume_by_day)
+    tmdb_keys = _flat(_partition_keys(lake, "tmdb_stat", [days[0] - timedelta(days=1), *days]))
     # a day ranked on exact volumes is whole whatever the stream's collection covered: the stream's
     # coverage only qualifies the days ranked on its sample
-    volume_days = _days_of(volume_keys)
+    volume_days = {day for day, keys in volume_by_day.items() if keys}
     coverage = _coverage(lake, [d for d in history if d not in volume_days])
     with lake.local_paths(tweet_keys + volume_keys + tmdb_keys) as paths:
         tweet_paths = paths[: len(tweet_keys)]
