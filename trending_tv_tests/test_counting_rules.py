@@ -74,6 +74,7 @@ def test_rule2_bad_lines_are_skipped_and_counted_by_kind(spark, tmp_path, family
         good,
         "",
         "   ",
+        " \t\x0b\x0c ",  # ASCII whitespace only (never parsed as JSON: \x0b and \x0c are not JSON space)
         '{"limit":{"track":12,"timestamp_ms":"1606125600000"}}',
         '{"delete":{"status":{"id":1,"id_str":"1","user_id":3,"user_id_str":"3"},"timestamp_ms":"1"}}',
         '{"errors":[{"title":"operational-disconnect","disconnect_type":"UpstreamOperationalDisconnect"}]}',
@@ -93,7 +94,7 @@ def test_rule2_bad_lines_are_skipped_and_counted_by_kind(spark, tmp_path, family
     assert result.line_counts == {
         "post": 3,
         "invalid_post": 4,
-        "keepalive": 2,
+        "keepalive": 3,
         "corrupt": 3,
         "limit": 1,
         "delete": 1,

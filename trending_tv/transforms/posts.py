@@ -184,14 +184,12 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     """
     order = ["source_file", "block_start", "row_in_partition"]
     wrapper, (key, marker) = _single_value_parser()
-    blank = F.btrim("value", F.lit(WHITESPACE)) == ""
-    parsed = lines.select("value", *order, blank.alias("blank"), wrapper.alias("w"))
+    parsed = lines.select("value", *order, wrapper.alias("w"))
     w = F.col("w")
     items = w[key]
     staged = parsed.select(
         "value",
         *order,
-        "blank",
         w["_wrapper_corrupt"].isNotNull().alias("not_parsed"),
         # Parsed, and the marker is the array's second and last element: the line is one JSON value.
         ((F.size(items) == 2) & F.coalesce(items[1][marker] == 1, F.lit(False))).alias("single"),
@@ -210,7 +208,6 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     content = staged.select(
         *order,
         "value",
-        "blank",
         "not_parsed",
         "single",
         family.alias("family"),
@@ -223,12 +220,17 @@ def parse_lines(lines: DataFrame) -> DataFrame:
         j["errors"].isNotNull().alias("is_errors"),
     )
     usable = F.coalesce(F.trim("post_id") != "", F.lit(False)) & F.col("created_at").isNotNull()
+    # Trimming is tested only on lines that did not parse: a blank line never parses (the wrapper
+    # would hold an empty element), and trimming every line cost a third of the job's CPU.
+    blank = F.btrim("value", F.lit(WHITESPACE)) == ""
     kind = (
-        F.when(F.col("blank"), "keepalive")
+        # Not parsed: blank, not JSON, or valid JSON that is not an object or has fields of unexpected types.
+        F.when(
+            F.col("not_parsed"),
+            F.when(blank, "keepalive").when(_is_one_json_value(F.col("value")), "other").otherwise("corrupt"),
+        )
         # Parsed as a whole but the line was more than one value (e.g. two objects glued together).
-        .when(~F.col("not_parsed") & ~F.col("single"), "corrupt")
-        # Not parsed: not JSON, or valid JSON that is not an object or has fields of unexpected types.
-        .when(F.col("not_parsed"), F.when(_is_one_json_value(F.col("value")), "other").otherwise("corrupt"))
+        .when(~F.col("single"), "corrupt")
         .when(F.col("family").isNotNull(), F.when(usable, "post").otherwise("invalid_post"))
         .when(F.col("is_limit"), "limit")
         .when(F.col("is_delete"), "delete")
