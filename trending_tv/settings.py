@@ -13,6 +13,11 @@
 Dagster's config system reads strings, integers and booleans from the environment (`EnvVar`,
 `EnvVar.int`) but not floats, so numeric settings are parsed here and passed as values; the field
 descriptions name their variable.
+
+Each default is written once: `Settings` holds it (`from_env` and the resources' fields read it
+there), taken from `WatchSettings` (trending_tv.lake_watch) for the lake sensors' timing and from the
+ingest host's settings for the variables the ingest host reads too (the lake, TMDB and counts
+coverage).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
+from ingest_host.config import Settings as IngestHostSettings
 from trending_tv.lake_watch import WatchSettings
 
 DEPLOYMENT = "TRENDING_TV_DEPLOYMENT"
@@ -42,7 +48,6 @@ SENSOR_SETTLE_SECONDS = "TRENDING_TV_SENSOR_SETTLE_SECONDS"
 SENSOR_SWEEP_SECONDS = "TRENDING_TV_SENSOR_SWEEP_SECONDS"
 
 DEPLOYMENTS = ("local", "emr")
-DEFAULT_LAKE = "./lake"
 
 
 class SettingsError(ValueError):
@@ -120,36 +125,41 @@ class EnvReader:
 
 @dataclass(frozen=True)
 class Settings:
-    """The code location's variables (the EMR deployment's own are in trending_tv.resources.emr)."""
+    """The code location's variables (the EMR deployment's own are in trending_tv.resources.emr).
+    The class attributes are the defaults (`Settings.tmdb_min_coverage`): read them, never repeat them."""
 
     deployment: str = "local"
-    lake_url: str = DEFAULT_LAKE
-    tmdb_min_coverage: float = 0.95
-    counts_min_coverage: float = 0.95
+    # The ingest host reads these variables too (it lands into this lake; fetch-tmdb and fetch-counts
+    # fail below these shares), so both programs take its defaults.
+    lake_url: str = IngestHostSettings.lake
+    tmdb_min_coverage: float = IngestHostSettings.tmdb_min_coverage
+    counts_min_coverage: float = IngestHostSettings.counts_min_coverage
     collection_min_coverage: float = 0.95
     alert_webhook_set: bool = False  # the URL itself is only ever read through EnvVar
     sensor_interval_seconds: int = 30
-    sensor_window_days: int = 2
-    sensor_grace_hours: float = 3.0
-    sensor_settle_seconds: float = 300.0
-    sensor_sweep_seconds: float = 0.5
+    sensor_window_days: int = WatchSettings.window_days
+    sensor_grace_hours: float = WatchSettings.grace / timedelta(hours=1)
+    sensor_settle_seconds: float = WatchSettings.settle.total_seconds()
+    sensor_sweep_seconds: float = WatchSettings.sweep_seconds
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Every variable, every problem reported at once."""
         env = EnvReader(environ, collect=True)
         settings = cls(
-            deployment=env.choice(DEPLOYMENT, "local", DEPLOYMENTS),
-            lake_url=absolute_lake_url(env.text(LAKE, DEFAULT_LAKE)),
+            deployment=env.choice(DEPLOYMENT, cls.deployment, DEPLOYMENTS),
+            lake_url=absolute_lake_url(env.text(LAKE, cls.lake_url)),
             tmdb_min_coverage=env.share(TMDB_MIN_COVERAGE, cls.tmdb_min_coverage),
             counts_min_coverage=env.share(COUNTS_MIN_COVERAGE, cls.counts_min_coverage),
             collection_min_coverage=env.share(COLLECTION_MIN_COVERAGE, cls.collection_min_coverage),
             alert_webhook_set=env.is_set(ALERT_WEBHOOK_URL),
-            sensor_interval_seconds=env.integer(SENSOR_INTERVAL_SECONDS, 30, minimum=1),
-            sensor_window_days=env.integer(SENSOR_WINDOW_DAYS, 2, minimum=0),
-            sensor_grace_hours=env.number(SENSOR_GRACE_HOURS, 3.0, minimum=0),
-            sensor_settle_seconds=env.number(SENSOR_SETTLE_SECONDS, 300.0, minimum=0),
-            sensor_sweep_seconds=env.number(SENSOR_SWEEP_SECONDS, 0.5, minimum=0),
+            sensor_interval_seconds=env.integer(
+                SENSOR_INTERVAL_SECONDS, cls.sensor_interval_seconds, minimum=1
+            ),
+            sensor_window_days=env.integer(SENSOR_WINDOW_DAYS, cls.sensor_window_days, minimum=0),
+            sensor_grace_hours=env.number(SENSOR_GRACE_HOURS, cls.sensor_grace_hours, minimum=0),
+            sensor_settle_seconds=env.number(SENSOR_SETTLE_SECONDS, cls.sensor_settle_seconds, minimum=0),
+            sensor_sweep_seconds=env.number(SENSOR_SWEEP_SECONDS, cls.sensor_sweep_seconds, minimum=0),
         )
         env.raise_problems("trending-tv settings are invalid:")
         return settings
@@ -172,7 +182,7 @@ class DataQualityResource(ConfigurableResource):
     """Thresholds of the asset checks."""
 
     tmdb_min_coverage: float = Field(
-        default=0.95,
+        default=Settings.tmdb_min_coverage,
         ge=0.0,
         le=1.0,
         description=(
@@ -181,7 +191,7 @@ class DataQualityResource(ConfigurableResource):
         ),
     )
     counts_min_coverage: float = Field(
-        default=0.95,
+        default=Settings.counts_min_coverage,
         ge=0.0,
         le=1.0,
         description=(
@@ -191,7 +201,7 @@ class DataQualityResource(ConfigurableResource):
         ),
     )
     collection_min_coverage: float = Field(
-        default=0.95,
+        default=Settings.collection_min_coverage,
         ge=0.0,
         le=1.0,
         description=(
@@ -207,20 +217,22 @@ class LakeWatchResource(ConfigurableResource):
     when the definitions load)."""
 
     window_days: int = Field(
-        default=2,
+        default=Settings.sensor_window_days,
         ge=0,
         description=f"{SENSOR_WINDOW_DAYS}: today and this many days before are listed every tick",
     )
     grace_hours: float = Field(
-        default=3.0, ge=0, description=f"{SENSOR_GRACE_HOURS}: after a day is over, run it even if incomplete"
+        default=Settings.sensor_grace_hours,
+        ge=0,
+        description=f"{SENSOR_GRACE_HOURS}: after a day is over, run it even if incomplete",
     )
     settle_seconds: float = Field(
-        default=300.0,
+        default=Settings.sensor_settle_seconds,
         ge=0,
         description=f"{SENSOR_SETTLE_SECONDS}: ... once its newest file is at least this old",
     )
     sweep_seconds: float = Field(
-        default=0.5,
+        default=Settings.sensor_sweep_seconds,
         ge=0,
         description=f"{SENSOR_SWEEP_SECONDS}: listing budget of a tick for days older than the window",
     )

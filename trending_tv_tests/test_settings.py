@@ -8,7 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from trending_tv.settings import ALERT_WEBHOOK_URL, EnvReader, Settings, SettingsError, settings_resources
+from ingest_host.config import load_settings
+from trending_tv.lake_watch import WatchSettings
+from trending_tv.settings import (
+    ALERT_WEBHOOK_URL,
+    COUNTS_MIN_COVERAGE,
+    LAKE,
+    TMDB_MIN_COVERAGE,
+    DataQualityResource,
+    EnvReader,
+    LakeWatchResource,
+    Settings,
+    SettingsError,
+    settings_resources,
+)
 
 
 def test_defaults_and_values():
@@ -77,3 +90,22 @@ def test_tunable_settings_are_resource_config_and_the_webhook_url_only_an_env_va
     config = resources["alerts"].get_resource_definition().config_schema.default_value
     assert config == {"webhook_url": {"env": ALERT_WEBHOOK_URL}}
     assert settings_resources(Settings(alert_webhook_set=False))["alerts"].webhook_url is None
+
+
+def test_an_unset_variable_means_the_same_default_everywhere_it_is_read():
+    """The resources' own field defaults (what the UI shows for an unset field), what `from_env` gives
+    for an empty environment and the lake sensors' `WatchSettings` agree."""
+    unset = settings_resources(Settings.from_env({}))
+    assert unset["data_quality"] == DataQualityResource()
+    assert unset["lake_watch"] == LakeWatchResource()
+    assert LakeWatchResource().watch_settings() == WatchSettings()
+
+
+def test_the_variables_shared_with_the_ingest_host_default_alike_in_both_programs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no .env file
+    for name in (LAKE, TMDB_MIN_COVERAGE, COUNTS_MIN_COVERAGE):
+        monkeypatch.delenv(name, raising=False)
+    ingest_host, code_location = load_settings(), Settings.from_env({})
+    assert str(Path(ingest_host.lake).absolute()) == code_location.lake_url
+    assert ingest_host.tmdb_min_coverage == code_location.tmdb_min_coverage
+    assert ingest_host.counts_min_coverage == code_location.counts_min_coverage

@@ -16,6 +16,7 @@ import click
 import duckdb
 from rich.console import Console
 
+from ingest_host.config import Settings as IngestHostSettings
 from trending_tv import report
 from trending_tv.analyst import lake_sql, render
 from trending_tv.analyst.athena import athena_ddl
@@ -94,7 +95,7 @@ def _emit(result: lake_sql.Result, fmt: str, title: str | None = None) -> None:
 @click.option(
     "--lake",
     envvar="TRENDING_TV_LAKE",
-    default="lake",
+    default=IngestHostSettings.lake,  # where the ingest host lands by default
     show_default=True,
     help="Lake root: a folder or s3://bucket/prefix (TRENDING_TV_LAKE). S3 uses the standard AWS "
     "credential chain; AWS_ENDPOINT_URL_S3 points it at another server.",

@@ -167,7 +167,9 @@ class EmrSettings:
         idle = env.integer(IDLE_TIMEOUT_SECONDS, cls.idle_timeout_seconds, minimum=60, maximum=7 * 24 * 3600)
         spot_timeout = env.integer(SPOT_TIMEOUT_MINUTES, cls.spot_timeout_minutes, minimum=5, maximum=1440)
         concurrency = env.integer(STEP_CONCURRENCY, cls.step_concurrency, minimum=1, maximum=256)
-        failure_wait = env.integer(FAILURE_LOG_WAIT_SECONDS, 120, minimum=0, maximum=3600)
+        failure_wait = env.integer(
+            FAILURE_LOG_WAIT_SECONDS, int(cls.failure_log_wait_seconds), minimum=0, maximum=3600
+        )
         workers = _comma_list(env.text(WORKER_INSTANCE_TYPES))
 
         if env.problems:
