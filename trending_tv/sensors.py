@@ -64,15 +64,9 @@ def counts_keys(assets: Sequence[object]) -> list[AssetKey]:
     """What the counts run materializes: raw_counts, show_volume and every daily asset downstream of
     them (show_trends, trending_report), listed by key so the selection shows in the UI as such."""
     daily = [a for a in assets if isinstance(a, AssetsDefinition) and a.partitions_def == daily_partitions]
-    keys = set(COUNTS_ASSETS)
-    grew = True
-    while grew:
-        grew = False
-        for a in daily:
-            if not set(a.keys) <= keys and keys & set(a.dependency_keys):
-                keys |= set(a.keys)
-                grew = True
-    return sorted(keys, key=lambda k: k.to_user_string())
+    # resolved among the daily assets only: the counts run is one partition of the daily partitions
+    keys = AssetSelection.assets(*COUNTS_ASSETS).downstream().resolve(daily)
+    return sorted(keys, key=AssetKey.to_user_string)
 
 
 def _arrival_metadata(objects: list[LakeObject], lake: LakeResource) -> dict:
