@@ -13,6 +13,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 
 from ingest_host import layout
 from ingest_host.buffer import HOUR_MS, Buffer, classify
@@ -20,6 +21,7 @@ from ingest_host.lake import Lake
 from ingest_host.replay import replay_lines
 from ingest_host.tracked_shows import parse_tracked_shows
 from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
+from trending_tv_sample.cli import main as sample_cli
 from trending_tv_sample.generator import expected_tweet_stat, generate_sample_lake, iter_stream_messages
 from trending_tv_tests.ingest_host.conftest import child_env, run_cli
 from trending_tv_tests.ingest_host.servers import MotoS3, s3_env, utc, v2_post
@@ -141,14 +143,36 @@ def test_replay_sample_upload_to_folder_and_s3_counts_equal_the_ground_truth(env
             assert _count(spark, bucket_lake, lake, download) == truth
 
 
-def test_replay_sample_at_a_speed_follows_the_posts_clock(env):
-    """--speed X replays the sample's own clock X times faster: a day at 28,800 takes ~3 s."""
-    args = ["replay", "--start", "2020-11-29", "--end", "2020-11-29", "--scale", "0.001"]
-    started = time.monotonic()
-    result = run_sample_cli(env, *args, "--speed", "28800")
-    elapsed = time.monotonic() - started
-    assert result.returncode == 0, result.stderr
-    assert elapsed >= 2.9, elapsed
+class _FakeWallClock:
+    """Stands in for the `time` module of ingest_host.replay: time moves only when the replay
+    sleeps, so each wake-up is exactly when the replay meant to resume, however fast the machine."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.wakeups: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.wakeups.append(self.now)
+
+
+def test_replay_sample_at_a_speed_follows_the_posts_clock(env, monkeypatch):
+    """--speed X replays the sample's own clock X times faster: at 28,800 a day lasts 3 s, each
+    message taken when its receipt time, counted from the first, divided by X has passed."""
+    wall = _FakeWallClock()
+    monkeypatch.setattr("ingest_host.replay.time", wall)
+    monkeypatch.setenv("TRENDING_TV_SQLITE_SYNCHRONOUS", "NORMAL")  # no fsync per message: pacing only
+    day, speed = date(2020, 11, 29), 28_800
+    args = ["replay", "--start", str(day), "--end", str(day), "--scale", "0.001", "--speed", str(speed)]
+    result = CliRunner().invoke(sample_cli, args)
+    assert result.exit_code == 0, result.output
+    received = [m.received_at for m in iter_stream_messages(day, day, scale=0.001)]
+    due = sorted({(at - received[0]).total_seconds() / speed for at in received} - {0.0})
+    assert wall.wakeups == pytest.approx(due)  # one wait per later receipt time, until it is due
+    assert wall.now == pytest.approx(24 * 3600 / speed, abs=60 / speed)  # the day, but its last minute
     with Buffer(env["TRENDING_TV_BUFFER"]) as buffer:
         counts = buffer.counts()
     assert counts["post"] > 0 and counts["keepalive"] > 0
