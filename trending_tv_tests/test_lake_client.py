@@ -10,7 +10,6 @@ import http.client
 import json
 import threading
 from collections.abc import Iterator
-from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -21,7 +20,6 @@ from botocore.exceptions import ClientError
 
 from ingest_host import layout
 from ingest_host.lake import Lake, LakeAccessDeniedError, LakeNotFoundError
-from trending_tv.resources.lake import LakeResource
 from trending_tv_tests.ingest_host.servers import MotoS3, s3_env
 from trending_tv_tests.lake_fixtures import LAKE_KINDS, empty_lake
 
@@ -83,21 +81,6 @@ def test_replace_prefix_from_folder(lake, tmp_path):
     lake.write_bytes(TARGET + "part-00003.snappy.parquet", b"stale")
     assert lake.replace_prefix_from_folder(folder, TARGET) == [TARGET + "part-00000.snappy.parquet"]
     assert contents(lake, TARGET) == {TARGET + "part-00000.snappy.parquet": b"new"}
-
-
-def test_swap_in_days_uses_the_part_files_of_each_day_only(lake):
-    """LakeResource.swap_in_days through the client's public operations (any lake, not only S3)."""
-    staging = "_staging/tweet_stat/run/"
-    day = date(2020, 11, 23)
-    lake.write_bytes(STAGED + "part-00001-x.c000.snappy.parquet", b"1")
-    lake.write_bytes(STAGED + "part-00000-x.c000.snappy.parquet", b"0")
-    lake.write_bytes(STAGED + ".part-00000-x.c000.snappy.parquet.crc", b"checksum")
-    lake.write_bytes(staging + "_SUCCESS", b"")
-    lake.write_bytes(TARGET + "part-00009-old.snappy.parquet", b"old")
-    resource = LakeResource(url=lake.url)
-    written = resource.swap_in_days(staging, "tweet_stat", [day])
-    assert written == {day: [TARGET + "part-00000.snappy.parquet", TARGET + "part-00001.snappy.parquet"]}
-    assert contents(lake, TARGET) == dict(zip(written[day], [b"0", b"1"], strict=True))
 
 
 def test_a_missing_lake_is_named(tmp_path, monkeypatch):

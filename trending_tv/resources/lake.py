@@ -249,13 +249,6 @@ class LakeResource(ConfigurableResource):
         with self.stage_daily_table(df, table, days) as staged:
             return staged.publish()
 
-    def swap_in_days(self, staging: str, table: str, days: Sequence[date]) -> dict[date, list[str]]:
-        """Replace each day's partition of `table` with the part files Spark wrote under the staging
-        prefix: copies named part-00000.snappy.parquet... first, then the old objects removed (a reader
-        never sees the partition empty; reruns never leave duplicates)."""
-        parts = {day: self._staged_keys(f"{staging}{_day_suffix(day)}") for day in days}
-        return StagedTable(self.client, table, days, parts).publish()
-
     def _staged_keys(self, prefix: str) -> list[str]:
         return sorted(
             o.key
