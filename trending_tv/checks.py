@@ -18,28 +18,43 @@ from trending_tv.constants import (
     UNIQUE_ID_DATE,
 )
 from trending_tv.raw_manifest import DayCoverage
+from trending_tv.transforms.show_volume import HOURLY_COLUMN, HOURS, QUERY_KINDS
 
 _SAMPLE = 20  # ids listed in check metadata at most
 
 
-def one_row_per_tracked_show(rows: Sequence[Mapping], tracked: Mapping[date, set[int]]) -> AssetCheckResult:
-    """Every show tracked on a day has a row that day, and no other show has one."""
+def one_row_per_tracked_show(
+    rows: Sequence[Mapping],
+    tracked: Mapping[date, set[int]],
+    *,
+    missing_severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+) -> AssetCheckResult:
+    """Every show tracked on a day has a row that day, and no other show has one. A row of an
+    untracked show is an ERROR; a tracked show without a row is `missing_severity` (show_volume
+    leaves out a show whose counts did not land: a gap to list, not a bug)."""
     seen: dict[date, set[int]] = {}
     for row in rows:
         seen.setdefault(row["date"], set()).add(int(row["id"]))
-    missing = {d.isoformat(): sorted(ids - seen.get(d, set()))[:_SAMPLE] for d, ids in tracked.items()}
-    extra = {d.isoformat(): sorted(ids - tracked.get(d, set()))[:_SAMPLE] for d, ids in seen.items()}
+    missing = {d.isoformat(): sorted(ids - seen.get(d, set())) for d, ids in tracked.items()}
+    extra = {d.isoformat(): sorted(ids - tracked.get(d, set())) for d, ids in seen.items()}
     missing = {d: ids for d, ids in missing.items() if ids}
     extra = {d: ids for d, ids in extra.items() if ids}
+    missing_count = sum(len(ids) for ids in missing.values())
+    extra_count = sum(len(ids) for ids in extra.values())
+    problems = [f"{missing_count} tracked show-days without a row"] if missing else []
+    problems += [f"{extra_count} rows of untracked shows"] if extra else []
     return AssetCheckResult(
         check_name=ONE_ROW_PER_TRACKED_SHOW,
         passed=not missing and not extra,
-        severity=AssetCheckSeverity.ERROR,
+        severity=AssetCheckSeverity.ERROR if extra else missing_severity,
+        description="; ".join(problems) or None,
         metadata={
             "tracked_shows": sum(len(ids) for ids in tracked.values()),
             "rows": len(rows),
-            "missing_ids": MetadataValue.json(missing),
-            "unexpected_ids": MetadataValue.json(extra),
+            "missing": missing_count,
+            "unexpected": extra_count,
+            "missing_ids": MetadataValue.json({d: ids[:_SAMPLE] for d, ids in missing.items()}),
+            "unexpected_ids": MetadataValue.json({d: ids[:_SAMPLE] for d, ids in extra.items()}),
         },
     )
 
@@ -55,20 +70,40 @@ def unique_id_date(rows: Sequence[Mapping]) -> AssetCheckResult:
     )
 
 
-def counts_consistent(rows: Sequence[Mapping]) -> AssetCheckResult:
-    """max(hashtag_count, text_count) <= tweet_count <= hashtag_count + text_count, all >= 0."""
-    bad = [
-        f"{r['id']}@{r['date']}"
-        for r in rows
-        if min(r["hashtag_count"], r["text_count"]) < 0
-        or not max(r["hashtag_count"], r["text_count"])
-        <= r["tweet_count"]
-        <= r["hashtag_count"] + r["text_count"]
-    ]
+def _between_max_and_sum(hashtag: int, text: int, either: int) -> bool:
+    """Posts matching either rule are at least those of each rule and at most both added."""
+    return min(hashtag, text) >= 0 and max(hashtag, text) <= either <= hashtag + text
+
+
+def counts_consistent(
+    rows: Sequence[Mapping],
+    *,
+    columns: tuple[str, str, str] = ("hashtag_count", "text_count", "tweet_count"),
+    hourly_columns: tuple[str, str, str] | None = None,
+    check_name: str = COUNTS_CONSISTENT,
+) -> AssetCheckResult:
+    """max(hashtag, text) <= either <= hashtag + text, all >= 0, for the (hashtag, text, either)
+    `columns` of each row and, with `hourly_columns`, each hour of their series. A value that is
+    None (a query X's counts lack) is not judged: hours_complete reports it."""
+    bad: list[str] = []
+    for r in rows:
+        key = f"{r['id']}@{r['date']}"
+        values = [r[c] for c in columns]
+        if None not in values and not _between_max_and_sum(*values):
+            bad.append(key)
+        if hourly_columns is None:
+            continue
+        series = [r[c] for c in hourly_columns]
+        if None in series:
+            continue
+        for hour, hour_values in enumerate(zip(*series, strict=True)):
+            if None not in hour_values and not _between_max_and_sum(*hour_values):
+                bad.append(f"{key} hour {hour:02d}")
     return AssetCheckResult(
-        check_name=COUNTS_CONSISTENT,
+        check_name=check_name,
         passed=not bad,
         severity=AssetCheckSeverity.ERROR,
+        description=f"{len(bad)} violation(s)" if bad else None,
         metadata={"violations": len(bad), "sample": MetadataValue.json(bad[:_SAMPLE])},
     )
 
@@ -259,5 +294,35 @@ def collection_coverage(coverage: Mapping[date, DayCoverage | None], min_share: 
             ),
             "days_below_threshold": MetadataValue.json(below),
             "days_coverage_unknown": MetadataValue.json(unknown),
+        },
+    )
+
+
+# --- Exact volumes (show_volume) ---
+
+POSTS_BETWEEN_MAX_AND_SUM = "posts_between_max_and_sum"
+HOURS_COMPLETE = "hours_complete"
+
+
+def hours_complete(rows: Sequence[Mapping]) -> AssetCheckResult:
+    """WARN unless every row has its three queries with all 24 hours; lists each incomplete
+    show query with its missing hours (or "query missing")."""
+    gaps: dict[str, object] = {}
+    for row in rows:
+        for kind in QUERY_KINDS:
+            series = row[HOURLY_COLUMN[kind]]
+            key = f"{row['id']}@{row['date']}:{kind}"
+            if series is None:
+                gaps[key] = "query missing"
+            elif len(series) != HOURS or None in series:
+                gaps[key] = [h for h in range(HOURS) if h >= len(series) or series[h] is None]
+    return AssetCheckResult(
+        check_name=HOURS_COMPLETE,
+        passed=not gaps,
+        severity=AssetCheckSeverity.WARN,
+        description=f"{len(gaps)} show queries incomplete" if gaps else None,
+        metadata={
+            "incomplete": len(gaps),
+            "sample": MetadataValue.json(dict(list(gaps.items())[:_SAMPLE])),
         },
     )

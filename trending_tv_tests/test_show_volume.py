@@ -1,6 +1,7 @@
 """raw_counts, show_volume, the sample-drift check and show_trends on exact volumes, through Dagster on
 sample lakes: the sample's counts_raw/ (the published 2020 volumes at full scale, in fetch-counts'
-format) for the 9 days, a deliberately broken hashtag, a missing and a low-coverage counts day."""
+format) for the 9 days, a deliberately broken hashtag, a missing and a low-coverage counts day; and
+show_volume's checks (trending_tv.checks) on small hand-made rows."""
 
 from __future__ import annotations
 
@@ -17,13 +18,20 @@ from dagster import AssetCheckSeverity, AssetKey, materialize
 from ingest_host import layout
 from ingest_host.lake import Lake
 from ingest_host.tracked_shows import format_tracked_shows, parse_tracked_shows
+from trending_tv import checks
 from trending_tv.assets.dimensions import tvshows
 from trending_tv.assets.raw import raw_tmdb, raw_tweets
 from trending_tv.assets.raw_counts import raw_counts
 from trending_tv.assets.show_trends import show_trends
-from trending_tv.assets.show_volume import show_volume, show_volume_sample_drift
+from trending_tv.assets.show_volume import (
+    drift_result,
+    show_volume,
+    show_volume_sample_drift,
+    table_checks,
+)
 from trending_tv.assets.tweet_stat import tweet_stat
 from trending_tv.settings import DataQualityResource
+from trending_tv.transforms.show_volume import Drift
 from trending_tv_sample.generator import generate_sample_lake
 from trending_tv_tests.test_slice_materialize import resources
 
@@ -83,6 +91,7 @@ def test_show_volume_equals_the_samples_counts_for_the_9_days(spark, nine_days):
     for name in (
         "raw_counts:raw_data_landed",
         "show_volume:one_row_per_tracked_show",
+        "show_volume:unique_id_date",
         "show_volume:posts_between_max_and_sum",
         "show_volume:hours_complete",
     ):
@@ -214,11 +223,11 @@ def test_raw_counts_blocks_a_low_coverage_day_at_the_configured_threshold(tmp_pa
     assert checks["raw_counts:raw_data_landed"].passed
     one_row = checks["show_volume:one_row_per_tracked_show"]
     assert not one_row.passed and one_row.severity == AssetCheckSeverity.WARN
-    missing = {json.loads(line)["show_id"] for line in lines[len(kept) :]}
-    assert set(one_row.metadata[day.isoformat()].value["missing"]) <= missing
-    assert len(read_rows(tmp_path / "lake", "show_volume")) == 160 - len(
-        one_row.metadata[day.isoformat()].value["missing"]
-    )
+    dropped = {json.loads(line)["show_id"] for line in lines[len(kept) :]}
+    missing = one_row.metadata["missing_ids"].value[day.isoformat()]
+    assert missing and set(missing) <= dropped and one_row.metadata["missing"].value == len(missing)
+    assert one_row.metadata["unexpected_ids"].value == {}
+    assert len(read_rows(tmp_path / "lake", "show_volume")) == 160 - len(missing)
 
 
 def test_the_samples_counts_lines_are_what_fetch_counts_lands(tmp_path):
@@ -245,3 +254,125 @@ def test_the_samples_counts_lines_are_what_fetch_counts_lands(tmp_path):
     volumes = {(int(r["id"])): r for (_, d), r in truth(tmp_path / "lake").items() if d == day.isoformat()}
     house, house_of_cards = volumes[1408], volumes[1425]
     assert int(house["text_posts"]) >= int(house_of_cards["text_posts"])
+
+
+# --- show_volume's checks on hand-made rows ---
+
+DAY = date(2026, 11, 28)
+
+
+def _row(show_id: int, hashtag: int | None, text: int | None, posts: int | None, hour: int = 5) -> dict:
+    """A show_volume row whose day falls in one hour (`hour`); a None count is a missing query."""
+
+    def series(count: int | None) -> list[int] | None:
+        return None if count is None else [count if h == hour else 0 for h in range(24)]
+
+    return {
+        "id": show_id,
+        "date": DAY,
+        "hashtag_posts": hashtag,
+        "text_posts": text,
+        "posts": posts,
+        "hashtag_hourly": series(hashtag),
+        "text_hourly": series(text),
+        "posts_hourly": series(posts),
+    }
+
+
+def _table_checks(rows: list[dict], tracked: set[int]) -> dict[str, object]:
+    return {r.check_name: r for r in table_checks(rows, {DAY: tracked})}
+
+
+def test_the_table_checks_pass_on_consistent_rows():
+    rows = [_row(1, 4, 3, 5), _row(2, 0, 9, 9), _row(3, 7, 7, 7)]
+    results = _table_checks(rows, {1, 2, 3})
+    assert list(results) == [
+        "one_row_per_tracked_show",
+        "unique_id_date",
+        "posts_between_max_and_sum",
+        "hours_complete",
+    ]
+    assert {name: r.passed for name, r in results.items()} == dict.fromkeys(results, True)
+
+
+def test_the_table_checks_name_each_broken_rule():
+    rows = [
+        _row(1, 3, 2, 6),  # posts 6 > h + t = 5
+        _row(2, 3, 2, 2),  # posts 2 < max(h, t) = 3
+        _row(2, 3, 2, 4),  # a second row of show 2
+        _row(3, 1, None, 1),  # its text query is missing: not judged by the bounds
+        _row(5, 1, 1, 1),  # not tracked
+    ]
+    rows[3]["hashtag_hourly"][:6] = [None] * 6  # hours 0-5 outside the request window
+    results = _table_checks(rows, {1, 2, 3, 4})
+
+    one_row = results["one_row_per_tracked_show"]
+    assert not one_row.passed and one_row.severity == AssetCheckSeverity.ERROR  # untracked: a bug
+    assert one_row.metadata["missing_ids"].value == {"2026-11-28": [4]}
+    assert one_row.metadata["unexpected_ids"].value == {"2026-11-28": [5]}
+    assert (one_row.metadata["missing"].value, one_row.metadata["unexpected"].value) == (1, 1)
+
+    unique = results["unique_id_date"]
+    assert not unique.passed and unique.metadata["sample"].value == ["2@2026-11-28"]
+
+    bounds = results["posts_between_max_and_sum"]
+    assert not bounds.passed and bounds.severity == AssetCheckSeverity.ERROR
+    assert bounds.metadata["violations"].value == 4
+    assert bounds.metadata["sample"].value == [
+        "1@2026-11-28",
+        "1@2026-11-28 hour 05",
+        "2@2026-11-28",
+        "2@2026-11-28 hour 05",
+    ]
+
+    hours = results["hours_complete"]
+    assert not hours.passed and hours.severity == AssetCheckSeverity.WARN
+    assert hours.metadata["incomplete"].value == 2
+    assert hours.metadata["sample"].value == {
+        "3@2026-11-28:hashtags": [0, 1, 2, 3, 4, 5],
+        "3@2026-11-28:text": "query missing",
+    }
+
+
+def test_a_tracked_show_without_a_row_is_a_warning_for_show_volume_and_an_error_by_default():
+    rows = [_row(1, 4, 3, 5)]
+    show_volume_check = _table_checks(rows, {1, 2})["one_row_per_tracked_show"]
+    assert not show_volume_check.passed and show_volume_check.severity == AssetCheckSeverity.WARN
+    assert show_volume_check.metadata["missing_ids"].value == {"2026-11-28": [2]}
+    default = checks.one_row_per_tracked_show(rows, {DAY: {1, 2}})  # as tweet_stat calls it
+    assert not default.passed and default.severity == AssetCheckSeverity.ERROR
+
+
+def test_counts_consistent_keeps_tweet_stats_columns_by_default():
+    rows = [
+        {"id": 1, "date": DAY, "hashtag_count": 2, "text_count": 1, "tweet_count": 3},
+        {"id": 2, "date": DAY, "hashtag_count": -1, "text_count": 1, "tweet_count": 1},
+        {"id": 3, "date": DAY, "hashtag_count": 2, "text_count": 2, "tweet_count": 5},
+    ]
+    result = checks.counts_consistent(rows)
+    assert result.check_name == "counts_consistent" and not result.passed
+    assert result.metadata["sample"].value == ["2@2026-11-28", "3@2026-11-28"]
+
+
+def test_the_drift_result_names_each_day_show_and_measure():
+    drift = Drift(12, "hashtag_posts", 0, 240, 0.0, 0.05, 240.0, 0.002, -15.5)
+    flagged = drift_result({DAY: [drift], DAY + timedelta(days=1): []}, ["2026-11-30"])
+    assert not flagged.passed and flagged.severity == AssetCheckSeverity.WARN
+    assert flagged.description == "2026-11-28: sample drifts for show(s) 12 (hashtag_posts)"
+    [record] = flagged.metadata["flagged"].records
+    assert record.data == {
+        "date": "2026-11-28",
+        "id": 12,
+        "measure": "hashtag_posts",
+        "sample": 0,
+        "exact": 240,
+        "sample_share": 0.0,
+        "exact_share": 0.05,
+        "ratio": 0.002,
+        "z": -15.5,
+    }
+    assert (flagged.metadata["flagged_count"].value, flagged.metadata["days_compared"].value) == (1, 2)
+    assert flagged.metadata["days_without_both"].value == ["2026-11-30"]
+    assert drift_result({DAY: []}, []).passed
+    nothing = drift_result({}, ["2026-11-28"])
+    assert nothing.passed and nothing.description.startswith("nothing to compare")

@@ -1,11 +1,12 @@
 """show_volume: exact X post volumes per tracked show and UTC day from raw_counts, with the table's
 checks, and the drift check comparing the stream's sample (tweet_stat) with them.
 
-The parsing and the checks are plain Python (trending_tv/transforms/show_volume.py); a day is 160
-rows, so pyarrow writes the table on the Dagster host without Spark, staged and audited before it is
+The parsing is plain Python (trending_tv/transforms/show_volume.py) and the table's checks are
+trending_tv.checks' (shared with tweet_stat where the rule is the same); a day is 160 rows, so
+pyarrow writes the table on the Dagster host without Spark, staged and audited before it is
 published (write-audit-publish: trending_tv.assets.daily.publish)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 
 import pyarrow as pa
@@ -19,7 +20,8 @@ from dagster import (
     asset_check,
 )
 
-from trending_tv.assets.daily import Check, daily_asset, partition_days, publish
+from trending_tv import checks
+from trending_tv.assets.daily import UNIQUE_ID_DATE_CHECK, Check, daily_asset, partition_days, publish
 from trending_tv.assets.integrity import check_days
 from trending_tv.assets.metadata import column_schema, table
 from trending_tv.assets.raw_counts import counts_lines, tracked_ids
@@ -27,50 +29,38 @@ from trending_tv.constants import FACTS_GROUP, ONE_ROW_PER_TRACKED_SHOW
 from trending_tv.resources.lake import LakeResource
 from trending_tv.transforms.show_volume import (
     ARROW_SCHEMA,
+    COLUMN,
     COLUMN_DESCRIPTIONS,
-    CheckOutcome,
-    check_hours_complete,
-    check_one_row_per_tracked_show,
-    check_posts_between_max_and_sum,
-    check_sample_drift,
+    HOURLY_COLUMN,
+    Drift,
+    sample_drift,
     show_volume_day,
 )
 
-POSTS_BETWEEN = "posts_between_max_and_sum"
-HOURS_COMPLETE = "hours_complete"
 SAMPLE_DRIFT = "sample_drift"
+# (hashtag, text, either), as counts_consistent takes them
+VOLUME_COLUMNS = (COLUMN["hashtags"], COLUMN["text"], COLUMN["any"])
+HOURLY_COLUMNS = (HOURLY_COLUMN["hashtags"], HOURLY_COLUMN["text"], HOURLY_COLUMN["any"])
 
 COLUMN_SCHEMA = column_schema(ARROW_SCHEMA, COLUMN_DESCRIPTIONS)
-SEVERITY = {True: AssetCheckSeverity.ERROR, False: AssetCheckSeverity.WARN}
 
 
-def _result(outcome: CheckOutcome, error: bool = True) -> AssetCheckResult:
-    return AssetCheckResult(
-        check_name=outcome.name,
-        passed=outcome.passed,
-        severity=SEVERITY[error],
-        description=outcome.description,
-        metadata={
-            k: v if isinstance(v, int | float | str) else MetadataValue.json(v)
-            for k, v in outcome.metadata.items()
-        },
-    )
-
-
-def _merge(day_outcomes: dict[date, CheckOutcome]) -> CheckOutcome:
-    """One outcome for the run's days: passed when every day passed; metadata per failing day."""
-    failing = {d: o for d, o in day_outcomes.items() if not o.passed}
-    name = next(iter(day_outcomes.values())).name
-    if not failing:
-        return CheckOutcome(
-            name, True, next(iter(day_outcomes.values())).description, {"days": len(day_outcomes)}
-        )
-    return CheckOutcome(
-        name,
-        False,
-        "; ".join(f"{d}: {o.description}" for d, o in sorted(failing.items())),
-        {d.isoformat(): o.metadata for d, o in sorted(failing.items())},
-    )
+def table_checks(rows: Sequence[Mapping], tracked: Mapping[date, Iterable[int]]) -> list[AssetCheckResult]:
+    """show_volume's in-asset checks on its rows, with the tracked ids of each day. A tracked show
+    missing is a WARN: its `any` query did not land, so it has no row (a gap, not a bug)."""
+    return [
+        checks.one_row_per_tracked_show(
+            rows, {day: set(ids) for day, ids in tracked.items()}, missing_severity=AssetCheckSeverity.WARN
+        ),
+        checks.unique_id_date(rows),
+        checks.counts_consistent(
+            rows,
+            columns=VOLUME_COLUMNS,
+            hourly_columns=HOURLY_COLUMNS,
+            check_name=checks.POSTS_BETWEEN_MAX_AND_SUM,
+        ),
+        checks.hours_complete(rows),
+    ]
 
 
 @daily_asset(
@@ -80,15 +70,16 @@ def _merge(day_outcomes: dict[date, CheckOutcome]) -> CheckOutcome:
     checks=[
         Check(
             ONE_ROW_PER_TRACKED_SHOW,
-            "One row per tracked show: a repeated or untracked id is an ERROR; a show whose `any` "
-            "query is missing (below raw_counts' coverage gate) a WARN listing it",
+            "One row per tracked show: an untracked id is an ERROR; a show whose `any` query is "
+            "missing (below raw_counts' coverage gate) a WARN listing it",
         ),
+        UNIQUE_ID_DATE_CHECK,
         Check(
-            POSTS_BETWEEN,
+            checks.POSTS_BETWEEN_MAX_AND_SUM,
             "max(hashtag_posts, text_posts) <= posts <= hashtag_posts + text_posts, per day and hour",
         ),
         Check(
-            HOURS_COMPLETE,
+            checks.HOURS_COMPLETE,
             "Every show has all 24 hours of its three queries (WARN lists the gaps)",
             blocking=False,
         ),
@@ -120,18 +111,6 @@ def show_volume(
         by_day: dict[date, list[dict]] = {day: [] for day in days}
         for row in staged_rows:
             by_day[row["date"]].append(row)
-        by_check: dict[str, dict[date, CheckOutcome]] = {}
-        for day, rows in by_day.items():
-            for outcome in (
-                check_one_row_per_tracked_show(rows, tracked[day]),
-                check_posts_between_max_and_sum(rows),
-                check_hours_complete(rows),
-            ):
-                by_check.setdefault(outcome.name, {})[day] = outcome
-        bug = any(
-            o.metadata.get("repeated") or o.metadata.get("untracked")
-            for o in by_check[ONE_ROW_PER_TRACKED_SHOW].values()
-        )
         top = sorted(staged_rows, key=lambda r: (-int(r["posts"]), r["id"], r["date"]))[:10]
         materialized = MaterializeResult(
             metadata={
@@ -169,11 +148,7 @@ def show_volume(
                     },
                 ),
             },
-            check_results=[
-                _result(_merge(by_check[ONE_ROW_PER_TRACKED_SHOW]), error=bug),
-                _result(_merge(by_check[POSTS_BETWEEN])),
-                _result(_merge(by_check[HOURS_COMPLETE]), error=False),
-            ],
+            check_results=table_checks(staged_rows, tracked),
         )
         yield from publish(context, staged, materialized)
 
@@ -191,33 +166,57 @@ def show_volume(
     ),
 )
 def show_volume_sample_drift(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    days = check_days(context, lake, "show_volume")
-    outcomes: dict[date, CheckOutcome] = {}
+    drifts: dict[date, list[Drift]] = {}
     without: list[str] = []
-    for day in days:
+    for day in check_days(context, lake, "show_volume"):
         exact = lake.table_rows("show_volume", day, ["id", "hashtag_posts", "text_posts", "posts"])
         sample = lake.table_rows("tweet_stat", day, ["id", "hashtag_count", "text_count", "tweet_count"])
         if exact is None or sample is None:
             without.append(day.isoformat())
             continue
-        outcomes[day] = check_sample_drift(sample, exact)
-    if not outcomes:
+        drifts[day] = sample_drift(sample, exact)
+    return drift_result(drifts, without)
+
+
+def drift_result(
+    drifts: Mapping[date, Sequence[Drift]], days_without_both: Sequence[str]
+) -> AssetCheckResult:
+    """sample_drift's verdict: WARN naming, per day, each show and measure whose share of the sample
+    drifts; `drifts` holds the days that have both tables."""
+    if not drifts:
         return AssetCheckResult(
             passed=True,
             severity=AssetCheckSeverity.WARN,
             description="nothing to compare: no day has both tweet_stat and show_volume",
-            metadata={"days_without_both": MetadataValue.json(without)},
+            metadata={"days_without_both": MetadataValue.json(list(days_without_both))},
         )
-    merged = _merge(outcomes)
     flagged = [
-        {"date": day.isoformat(), **f}
-        for day, o in sorted(outcomes.items())
-        for f in o.metadata.get("flagged", [])
+        {
+            "date": day.isoformat(),
+            "id": d.id,
+            "measure": d.measure,
+            "sample": d.sample,
+            "exact": d.exact,
+            "sample_share": round(d.sample_share, 6),
+            "exact_share": round(d.exact_share, 6),
+            "ratio": round(d.ratio, 3),
+            "z": round(d.z, 2),
+        }
+        for day, found in sorted(drifts.items())
+        for d in found
     ]
+    shows_by_day = {
+        day: ", ".join(sorted({f"{d.id} ({d.measure})" for d in found}))
+        for day, found in sorted(drifts.items())
+        if found
+    }
     return AssetCheckResult(
-        passed=merged.passed,
+        passed=not flagged,
         severity=AssetCheckSeverity.WARN,
-        description=merged.description,
+        description="; ".join(
+            f"{day}: sample drifts for show(s) {shows}" for day, shows in shows_by_day.items()
+        )
+        or "the sample's shares follow the exact volumes",
         metadata={
             "flagged": table(
                 flagged,
@@ -234,7 +233,7 @@ def show_volume_sample_drift(context: AssetCheckExecutionContext, lake: LakeReso
                 },
             ),
             "flagged_count": len(flagged),
-            "days_compared": len(outcomes),
-            "days_without_both": MetadataValue.json(without),
+            "days_compared": len(drifts),
+            "days_without_both": MetadataValue.json(list(days_without_both)),
         },
     )

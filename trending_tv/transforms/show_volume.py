@@ -6,10 +6,10 @@ as received (hour buckets, one or more pages, and one or more disjoint query par
 add up exactly). A show's row: hashtag_posts, text_posts and posts (the `any` query), each with its
 24-hour series. Pure Python on plain data (no Spark, no Dagster): the wiring stays thin.
 
-Also here: the day's coverage (which shows, queries and hours are present), the table's checks
-(one row per tracked show; max(h, t) <= posts <= h + t; hours complete) and a drift comparison of
-the sampled tweet_stat's shares with the exact volumes' shares, which flags a show whose sample
-drifts (a broken rule, a hashtag X tokenises differently).
+Also here: the day's coverage (which shows, queries and hours are present) and a drift comparison
+of the sampled tweet_stat's shares with the exact volumes' shares, which flags a show whose sample
+drifts (a broken rule, a hashtag X tokenises differently). The table's checks are trending_tv.checks'
+(one row per tracked show, (id, date) unique, max(h, t) <= posts <= h + t, hours complete).
 """
 
 from __future__ import annotations
@@ -205,84 +205,6 @@ def coverage(series: Sequence[CountsSeries], tracked_ids: Iterable[int]) -> dict
 
 
 @dataclass(frozen=True)
-class CheckOutcome:
-    """A check's verdict as plain data (the Dagster side turns it into an AssetCheckResult)."""
-
-    name: str
-    passed: bool
-    description: str
-    metadata: dict[str, object] = field(default_factory=dict)
-
-
-def check_one_row_per_tracked_show(
-    rows: Sequence[Mapping[str, object]], tracked_ids: Iterable[int]
-) -> CheckOutcome:
-    tracked = set(tracked_ids)
-    ids = [int(r["id"]) for r in rows]  # type: ignore[call-overload]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    missing = sorted(tracked - set(ids))
-    extra = sorted(set(ids) - tracked)
-    passed = not (repeated or missing or extra)
-    return CheckOutcome(
-        "one_row_per_tracked_show",
-        passed,
-        "one row per tracked show"
-        if passed
-        else f"{len(missing)} tracked show(s) missing, {len(extra)} untracked, {len(repeated)} repeated",
-        {
-            "missing": missing,
-            "untracked": extra,
-            "repeated": repeated,
-            "rows": len(rows),
-            "tracked": len(tracked),
-        },
-    )
-
-
-def check_posts_between_max_and_sum(rows: Sequence[Mapping[str, object]]) -> CheckOutcome:
-    """max(hashtag_posts, text_posts) <= posts <= hashtag_posts + text_posts, per day and per hour
-    (posts matching either query are at least those of each and at most both added)."""
-    violations: list[str] = []
-    for row in rows:
-        h, t, p = row["hashtag_posts"], row["text_posts"], row["posts"]
-        if h is None or t is None or p is None:
-            continue
-        if not max(h, t) <= p <= h + t:  # type: ignore[operator]
-            violations.append(f"{row['id']}: h={h} t={t} posts={p}")
-        for hour, (hh, th, ph) in enumerate(
-            zip(row["hashtag_hourly"], row["text_hourly"], row["posts_hourly"], strict=True)  # type: ignore[arg-type]
-        ):
-            if None not in (hh, th, ph) and not max(hh, th) <= ph <= hh + th:
-                violations.append(f"{row['id']} hour {hour:02d}: h={hh} t={th} posts={ph}")
-    return CheckOutcome(
-        "posts_between_max_and_sum",
-        not violations,
-        "max(h, t) <= posts <= h + t for every show and hour"
-        if not violations
-        else f"{len(violations)} violation(s)",
-        {"violations": violations[:50], "violation_count": len(violations)},
-    )
-
-
-def check_hours_complete(rows: Sequence[Mapping[str, object]]) -> CheckOutcome:
-    """Every row has its three queries with all 24 hours."""
-    gaps: dict[str, object] = {}
-    for row in rows:
-        for kind in QUERY_KINDS:
-            series = row[HOURLY_COLUMN[kind]]
-            if series is None:
-                gaps[f"{row['id']}:{kind}"] = "query missing"
-            elif len(series) != HOURS or any(v is None for v in series):  # type: ignore[arg-type]
-                gaps[f"{row['id']}:{kind}"] = [h for h, v in enumerate(series) if v is None]  # type: ignore[arg-type]
-    return CheckOutcome(
-        "hours_complete",
-        not gaps,
-        "every show has 24 hours of each query" if not gaps else f"{len(gaps)} show queries incomplete",
-        {"incomplete": dict(list(gaps.items())[:50]), "incomplete_count": len(gaps)},
-    )
-
-
-@dataclass(frozen=True)
 class Drift:
     id: int
     measure: str  # the exact volume's column: hashtag_posts, text_posts or posts
@@ -360,55 +282,18 @@ def sample_drift(
     return flagged
 
 
-def check_sample_drift(
-    tweet_stat: Sequence[Mapping[str, object]], volumes: Sequence[Mapping[str, object]], **thresholds: float
-) -> CheckOutcome:
-    flagged = sample_drift(tweet_stat, volumes, **thresholds)
-    return CheckOutcome(
-        "sample_drift",
-        not flagged,
-        "the sample's shares follow the exact volumes"
-        if not flagged
-        else "sample drifts for show(s) " + ", ".join(sorted({f"{d.id} ({d.measure})" for d in flagged})),
-        {
-            "flagged": [
-                {
-                    "id": d.id,
-                    "measure": d.measure,
-                    "sample": d.sample,
-                    "exact": d.exact,
-                    "sample_share": round(d.sample_share, 6),
-                    "exact_share": round(d.exact_share, 6),
-                    "ratio": round(d.ratio, 3),
-                    "z": round(d.z, 2),
-                }
-                for d in flagged
-            ]
-        },
-    )
-
-
 @dataclass
 class ShowVolumeDay:
-    """Everything the Dagster side needs for one day: the table's rows, coverage, line problems and
-    the checks' outcomes."""
+    """What the Dagster side needs of one day: the table's rows, coverage and line problems."""
 
     day: date
     rows: list[dict[str, object]]
     coverage: dict[str, object]
     problems: list[str]
-    checks: list[CheckOutcome]
 
 
 def show_volume_day(lines: Iterable[bytes | str], day: date, tracked_ids: Iterable[int]) -> ShowVolumeDay:
     """One day's counts_raw lines and the tracked ids in force (ingest_meta's `tracked_show_ids`)
-    -> rows, coverage and the three table checks."""
-    tracked = list(tracked_ids)
+    -> rows, coverage and the lines that could not be read."""
     series, problems = parse_counts_day(lines, day)
-    rows = show_volume_rows(series, day)
-    checks = [
-        check_one_row_per_tracked_show(rows, tracked),
-        check_posts_between_max_and_sum(rows),
-        check_hours_complete(rows),
-    ]
-    return ShowVolumeDay(day, rows, coverage(series, tracked), problems, checks)
+    return ShowVolumeDay(day, show_volume_rows(series, day), coverage(series, tracked_ids), problems)
