@@ -18,7 +18,9 @@ from trending_tv.transforms.dimensions import DATE_ARROW_SCHEMA, GENRES_SCHEMA, 
 from trending_tv.transforms.tmdb import TMDB_STAT_SCHEMA, TVSHOWS_SCHEMA
 from trending_tv.transforms.tweet_stat import TWEET_STAT_SCHEMA
 
-PARTITION_KEYS = ("year", "month", "day")  # analytics/<table>/year=YYYY/month=MM/day=DD/
+# analytics/<table>/year=YYYY/month=MM/day=DD/ (the lake resource writes them; kept here, where the
+# analysts' command line can read them without loading Dagster)
+PARTITION_KEYS = ("year", "month", "day")
 PARTITION_SCHEMA = pa.schema([(key, pa.int32()) for key in reversed(PARTITION_KEYS)])  # day, month, year
 
 

@@ -28,10 +28,10 @@ from pyspark.sql import functions as F
 
 from ingest_host import layout
 from ingest_host.lake import Lake, LocalLake, S3Lake
+from trending_tv.analyst.tables import PARTITION_KEYS
 
 # Object names Spark writes that are data (EMRFS and S3A also write `_SUCCESS`, `*_$folder$` markers).
 SPARK_PART = "part-"
-PARTITION_COLUMNS = ("year", "month", "day")  # the folders analytics/<table>/year=/month=/day=/
 
 
 def part_name(index: int) -> str:
@@ -230,7 +230,7 @@ class LakeResource(ConfigurableResource):
         parts = {}
         try:
             for day, rows in tables.items():
-                clash = sorted(set(rows.column_names) & set(PARTITION_COLUMNS))
+                clash = sorted(set(rows.column_names) & set(PARTITION_KEYS))
                 if clash:
                     raise ValueError(f"{table}: columns {clash} are partition folders; leave them out")
                 target = folder / "days" / day.isoformat()
