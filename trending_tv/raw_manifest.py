@@ -72,6 +72,8 @@ class DayCoverage:
     day: date
     document: dict
     written: datetime  # when the lake last wrote the coverage object
+    # why the file could not be read; its document is then empty and vouches for nothing
+    error: str | None = None
 
     def hour(self, label: str) -> dict:
         hours = self.document.get("hours")
@@ -97,7 +99,7 @@ class DayCoverage:
 
     @property
     def final(self) -> bool:
-        return bool(self.document.get("final"))
+        return self.document.get("final") is True
 
     def hours_in(self, *states: str) -> list[str]:
         return [h for h in HOURS if self.state(h) in states]
@@ -121,16 +123,24 @@ class DayCoverage:
 
 def read_day_coverage(lake: Lake, day: date) -> DayCoverage | None:
     """The day's coverage file, or None when there is none (uploaded before coverage was recorded, or
-    a lake filled another way) or it is not a JSON object."""
+    a lake filled another way: "coverage unknown").
+
+    A file that is not a JSON object (corrupt, truncated) is no coverage record: it is read as an
+    empty document, which vouches for nothing (no minute covered, not final, no file's lines), with
+    `error` saying why, so a bad file never passes for a complete day nor for a day without a file."""
     key = layout.tweet_day_coverage_key(day)
     head = lake.head(key)
     if head is None:
         return None
     try:
         document = json.loads(lake.read_bytes(key))
-    except ValueError:
-        return None
-    return DayCoverage(day, document, head.last_modified) if isinstance(document, dict) else None
+    except ValueError as error:  # UnicodeDecodeError included
+        return DayCoverage(day, {}, head.last_modified, error=f"not JSON ({error})")
+    if not isinstance(document, dict):
+        return DayCoverage(
+            day, {}, head.last_modified, error=f"not a JSON object (a {type(document).__name__})"
+        )
+    return DayCoverage(day, document, head.last_modified)
 
 
 def seal_tweet_day(lake: Lake, day: date, coverage: DayCoverage | None = None) -> DayManifest:

@@ -203,10 +203,27 @@ def test_sealing_on_s3_reads_the_coverage_file_and_no_raw_file(tmp_path, monkeyp
         assert manifest.total_lines == 17  # one post in each covered hour but 02
 
 
-@pytest.mark.parametrize("document", [b"not json", b"[1, 2]"])
-def test_an_unreadable_coverage_file_is_treated_as_absent(tmp_path, document):
+@pytest.mark.parametrize(
+    ("document", "error"), [(b'{"final": true, "share_cov', "not JSON"), (b"[1, 2]", "not a JSON object")]
+)
+def test_an_unreadable_coverage_file_vouches_for_nothing_and_the_day_is_incomplete(tmp_path, document, error):
+    """Not "coverage unknown" (that is a day without a file): the file is there and says nothing, so
+    no minute counts as covered, no file's lines are taken from it and the day warns as incomplete."""
     root = tmp_path / "lake"
-    tiny_lake(root, DAY, hours=1)
+    tiny_lake(root, DAY)
     (root / layout.tweet_day_coverage_key(DAY)).parent.mkdir(parents=True)
     (root / layout.tweet_day_coverage_key(DAY)).write_bytes(document)
-    assert read_day_coverage(Lake.from_url(root), DAY) is None
+    coverage = read_day_coverage(Lake.from_url(root), DAY)
+    assert coverage is not None and coverage.error.startswith(error)
+    assert (coverage.share_of_day, coverage.final, coverage.document) == (0.0, False, {})
+
+    result = materialize_raw_tweets(root)
+    assert result.success  # a WARN, not a crash
+    warned = check(result, COLLECTION_COVERAGE)
+    assert warned.passed is False and warned.severity == AssetCheckSeverity.WARN
+    assert "2024-03-10: 0.0% of the day's minutes covered" in warned.description
+    assert warned.metadata["days_coverage_unknown"].value == []
+    [day] = result.get_asset_materialization_events()[0].materialization.metadata["coverage_by_day"].records
+    assert day.data["state"] == "incomplete" and day.data["share_covered"] == 0.0
+    manifest = json.loads((root / layout.manifest_key("tweet_raw", DAY)).read_text())
+    assert manifest["lines_from"] == {"coverage": 0, "read": 24}

@@ -182,6 +182,25 @@ def test_coverage_comes_from_the_ingest_hosts_day_file():
     assert scored[1]["complete"] and scored[1]["baseline_days"] == 6  # 96% is complete, 90% is not
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},  # an unreadable file, as raw_manifest.read_day_coverage reads it
+        {"final": "true", "share_covered": 1.0},
+        {"final": True},
+        {"final": True, "share_covered": "1.0"},
+        {"final": True, "share_covered": True},
+        {"final": True, "share_covered": 1.5},
+        {"final": True, "share_covered": float("nan")},
+    ],
+)
+def test_a_coverage_file_that_does_not_vouch_for_the_day_is_zero_coverage(document):
+    assert coverage_of_day(document) == 0.0
+    rows = _posts({1: _flat(100)})
+    scored = {r["id"]: r for r in score_trends(rows, [TODAY], coverage={TODAY: coverage_of_day(document)})}
+    assert scored[1]["complete"] is False and scored[1]["coverage"] == 0.0
+
+
 def test_exact_volumes_replace_the_sample_on_the_days_that_have_them():
     sample = [
         {"id": i, "date": d, "tweet_count": c, "hashtag_count": c // 2, "text_count": c}

@@ -98,7 +98,8 @@ COLUMN_DESCRIPTIONS = {
     "trend_rank": "rank of the day by trend_score among shows above expectation with enough posts",
     "cold_start": "fewer than 3 baseline days: expectation mostly from the all-shows prior",
     "complete": "the day's collection covered the whole day",
-    "coverage": "share of the day's minutes the collector covered (1.0 when unknown)",
+    "coverage": "share of the day's minutes the collector covered (1.0 without a coverage file or on "
+    "exact volumes; 0 when the file is not final or unreadable)",
     "source": "tweet_stat (the stream's capped sample) or show_volume (exact counts)",
     "popularity": "TMDB popularity that day",
     "popularity_change": "popularity minus the previous day's",
@@ -165,12 +166,14 @@ def posts_from_show_volume(rows: Iterable[Mapping]) -> list[dict]:
 def coverage_of_day(document: Mapping | None) -> float | None:
     """A day's coverage from the ingest host's day coverage file (ingest_meta/tweet_raw/.../
     YYYY-MM-DD.json): the share of its minutes covered, 0 when it is not final (the day was still
-    being collected when the file was written). None without a file (a lake filled otherwise)."""
+    being collected when the file was written) or holds no share between 0 and 1 (an unreadable
+    file is read as an empty document: raw_manifest.read_day_coverage). None without a file (a lake
+    filled otherwise)."""
     if document is None:
         return None
-    if not document.get("final", False):
-        return 0.0
-    return float(document.get("share_covered", 0.0))
+    share = document.get("share_covered")
+    valid = isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share <= 1
+    return float(share) if valid and document.get("final") is True else 0.0
 
 
 def daily_posts(tweet_stat: Iterable[Mapping], show_volume: Iterable[Mapping] = ()) -> list[dict]:
