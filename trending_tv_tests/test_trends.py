@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 import pytest
@@ -243,3 +244,118 @@ def test_show_trends_and_trending_report_materialize_with_exact_volumes_and_cove
     report_md = (root / report_key(exact, "report.md")).read_text()
     assert "| 1 | The Umbrella Academy | 6,680 |" in report_md
     assert (root / report_key(exact, "top_risers.png")).read_bytes().startswith(b"\x89PNG")
+
+
+# --- show_trends on a folder lake: the day coverage files and empty show_volume partitions ---
+
+HISTORY = [date(2020, 11, 20) + timedelta(days=k) for k in range(7)]
+RUN = [date(2020, 11, 27), date(2020, 11, 28), date(2020, 11, 29)]
+CORRUPT, EMPTY_VOLUME, UNKNOWN = RUN  # corrupt coverage file; empty show_volume; no coverage file
+LAKE_POSTS = {STEADY: 100, SPIKE: 50, QUIET: 20}
+
+
+def _write_parquet(root, table: str, day: date, rows) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ingest_host import layout
+
+    folder = root / layout.table_partition_prefix(table, day)
+    folder.mkdir(parents=True)
+    pq.write_table(
+        rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows),
+        folder / "part-00000.snappy.parquet",
+    )
+
+
+@pytest.fixture(scope="module")
+def coverage_run(spark, tmp_path_factory):
+    """show_trends over RUN (with 7 days of history before) on a folder lake without any coverage
+    file but two: CORRUPT's is not JSON, EMPTY_VOLUME's says half the day was covered; EMPTY_VOLUME
+    also has a show_volume partition without a row."""
+    from dagster import DagsterInstance, ResourceDefinition, materialize
+    from dagster_pyspark import LazyPySparkResource
+
+    from ingest_host import layout
+    from trending_tv.assets.show_trends import show_trends
+    from trending_tv.resources.lake import LakeResource
+    from trending_tv.resources.spark import local_spark_config
+    from trending_tv.transforms.show_volume import ARROW_SCHEMA
+
+    root = tmp_path_factory.mktemp("coverage") / "lake"
+    for day in HISTORY + RUN:
+        stats = [
+            {"id": i, "date": day, "hashtag_count": n // 2, "text_count": n, "tweet_count": n}
+            for i, n in LAKE_POSTS.items()
+        ]
+        _write_parquet(root, "tweet_stat", day, stats)
+    for day in RUN:
+        _write_parquet(
+            root, "tvshows", day, [{"id": i, "date": day, "name": f"show {i}"} for i in LAKE_POSTS]
+        )
+    _write_parquet(root, "show_volume", EMPTY_VOLUME, ARROW_SCHEMA.empty_table())
+    for day, body in (
+        (CORRUPT, b'{"final": true, "share_cov'),
+        (EMPTY_VOLUME, b'{"final": true, "share_covered": 0.5}'),
+    ):
+        path = root / layout.tweet_day_coverage_key(day)
+        path.parent.mkdir(parents=True)
+        path.write_bytes(body)
+
+    instance = DagsterInstance.ephemeral()
+    result = materialize(
+        [show_trends],
+        resources={
+            "lake": LakeResource(url=str(root)),
+            "pyspark": LazyPySparkResource(spark_config=local_spark_config(2, 4)),
+            "pyspark_step_launcher": ResourceDefinition.none_resource(),
+        },
+        tags={
+            "dagster/asset_partition_range_start": RUN[0].isoformat(),
+            "dagster/asset_partition_range_end": RUN[-1].isoformat(),
+        },
+        instance=instance,
+    )
+    assert result.success
+    rows = {}
+    for day in RUN:
+        for r in LakeResource(url=str(root)).table_rows("show_trends", day):
+            rows[(r["id"], r["date"])] = r
+    [event] = [e for e in result.get_asset_materialization_events() if e.partition == RUN[-1].isoformat()]
+    warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    return rows, event.materialization.metadata, warnings
+
+
+def test_an_unreadable_coverage_file_makes_its_day_partial_and_is_reported(coverage_run):
+    rows, meta, warnings = coverage_run
+    corrupt = [r for (_, day), r in rows.items() if day == CORRUPT]
+    assert len(corrupt) == 3 and all(r["complete"] is False and r["coverage"] == 0.0 for r in corrupt)
+    assert {r["source"] for r in corrupt} == {"tweet_stat"}
+    assert list(meta["coverage_files_unreadable"].value) == [CORRUPT.isoformat()]
+    assert meta["coverage_files_unreadable"].value[CORRUPT.isoformat()].startswith("not JSON")
+    assert any(f"{CORRUPT}: coverage file" in w and "unreadable" in w for w in warnings)
+    # out of the baselines and of the day-over-day change
+    assert rows[(STEADY, EMPTY_VOLUME)]["posts_change"] is None
+    assert rows[(STEADY, UNKNOWN)]["baseline_days"] == 5  # 11-22..28 without 11-27 and 11-28
+
+
+def test_a_day_without_a_coverage_file_counts_as_covered_and_is_listed_as_unknown(coverage_run):
+    """As raw_tweets' collection_coverage check reads it: coverage unknown, not an incomplete day."""
+    rows, meta, _ = coverage_run
+    unknown = [r for (_, day), r in rows.items() if day == UNKNOWN]
+    assert len(unknown) == 3 and all(r["complete"] is True and r["coverage"] == 1.0 for r in unknown)
+    assert meta["days_coverage_unknown"].value == [d.isoformat() for d in [*HISTORY, UNKNOWN]]
+    assert meta["incomplete_days"].value == [CORRUPT.isoformat(), EMPTY_VOLUME.isoformat()]
+
+
+def test_an_empty_show_volume_partition_falls_back_to_the_sample_and_its_coverage(coverage_run):
+    """No show has an exact figure that day: it is ranked on tweet_stat and the stream's coverage
+    (half the day) qualifies it, as on a day without a show_volume partition."""
+    rows, meta, warnings = coverage_run
+    fallback = [r for (_, day), r in rows.items() if day == EMPTY_VOLUME]
+    assert {r["source"] for r in fallback} == {"tweet_stat"}
+    assert {r["id"]: r["posts"] for r in fallback} == LAKE_POSTS
+    assert all(r["complete"] is False and r["coverage"] == 0.5 for r in fallback)
+    assert meta["days_with_exact_volumes"].value == []
+    assert meta["show_volume_days_without_rows"].value == [EMPTY_VOLUME.isoformat()]
+    assert any("show_volume partitions without a row" in w and str(EMPTY_VOLUME) in w for w in warnings)

@@ -1,8 +1,8 @@
 """show_trends: each show's popular and trending figures per day (beyond the 2020 project, which
 stopped at tables)."""
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,11 +14,13 @@ from dagster import (
     ResourceParam,
 )
 from dagster_pyspark import LazyPySparkResource
+from pyspark.sql import DataFrame
 
 from ingest_host import layout
 from trending_tv.assets import metadata
 from trending_tv.assets.daily import SPARK_TABLE, daily_asset, partition_days, publish
 from trending_tv.constants import TRENDS_GROUP
+from trending_tv.raw_manifest import read_day_coverage
 from trending_tv.resources.lake import LakeResource
 from trending_tv.transforms.trends import (
     BASELINE_DAYS,
@@ -68,19 +70,47 @@ def _flat(keys: dict[date, list[str]]) -> list[str]:
     return [key for day_keys in keys.values() for key in day_keys]
 
 
-def _coverage(lake: LakeResource, days: list[date]) -> dict[date, float]:
-    """Each day's collection coverage from the ingest host's day coverage file; a day without one
-    (a lake filled another way) counts as covered."""
-    coverage = {}
-    for day in days:
-        key = layout.tweet_day_coverage_key(day)
-        if lake.client.exists(key):
-            try:
-                document = json.loads(lake.client.read_bytes(key))
-            except ValueError:
-                document = {}  # unreadable: not trusted as complete
-            coverage[day] = coverage_of_day(document if isinstance(document, dict) else {})
-    return coverage
+def _days_with_rows(frame: DataFrame | None) -> set[date]:
+    """The days `frame` has rows for (a partition can exist and hold none)."""
+    if frame is None:
+        return set()
+    return {r["date"] for r in frame.select("date").distinct().collect()}
+
+
+@dataclass(frozen=True)
+class SampleCoverage:
+    """What the day coverage files say of the days ranked on the stream's sample."""
+
+    shares: dict[date, float]  # coverage_of_day of each day with a file (0 when unreadable)
+    unknown: list[date]  # no coverage file: counted as covered, as raw_tweets' check reads it
+    unreadable: dict[date, str]  # file present but not a JSON object: why (the day is not complete)
+
+
+def _sample_coverage(lake: LakeResource, days: Iterable[date]) -> SampleCoverage:
+    files = {day: read_day_coverage(lake.client, day) for day in days}
+    return SampleCoverage(
+        shares={day: coverage_of_day(c.document) for day, c in files.items() if c is not None},
+        unknown=sorted(day for day, c in files.items() if c is None),
+        unreadable={day: c.error for day, c in sorted(files.items()) if c is not None and c.error},
+    )
+
+
+def _log_coverage(
+    context: AssetExecutionContext, coverage: SampleCoverage, volume_days_without_rows: list[date]
+) -> None:
+    for day, error in coverage.unreadable.items():
+        context.log.warning(
+            f"{day}: coverage file {layout.tweet_day_coverage_key(day)} unreadable ({error}): "
+            "the day is not complete (flagged, out of the baselines)"
+        )
+    if coverage.unknown:
+        unknown = ", ".join(map(str, coverage.unknown))
+        context.log.info(f"coverage unknown (no coverage file), counted as covered: {unknown}")
+    if volume_days_without_rows:
+        context.log.warning(
+            "show_volume partitions without a row, ranked on tweet_stat's sample instead: "
+            + ", ".join(map(str, volume_days_without_rows))
+        )
 
 
 @daily_asset(
@@ -110,14 +140,11 @@ def show_trends(
         for day in days
         for r in lake.read_table_partition("tvshows", day).select(["id", "date", "name"]).to_pylist()
     ]
-    tweet_keys = _flat(_partition_keys(lake, "tweet_stat", history))
+    tweet_by_day = _partition_keys(lake, "tweet_stat", history)
+    tweet_keys = _flat(tweet_by_day)
     volume_by_day = _partition_keys(lake, "show_volume", history)
     volume_keys = _flat(volume_by_day)
     tmdb_keys = _flat(_partition_keys(lake, "tmdb_stat", [days[0] - timedelta(days=1), *days]))
-    # a day ranked on exact volumes is whole whatever the stream's collection covered: the stream's
-    # coverage only qualifies the days ranked on its sample
-    volume_days = {day for day, keys in volume_by_day.items() if keys}
-    coverage = _coverage(lake, [d for d in history if d not in volume_days])
     with lake.local_paths(tweet_keys + volume_keys + tmdb_keys) as paths:
         tweet_paths = paths[: len(tweet_keys)]
         volume_paths = paths[len(tweet_keys) : len(tweet_keys) + len(volume_keys)]
@@ -125,9 +152,20 @@ def show_trends(
         tweet_stat = spark.read.schema(TWEET_STAT_SCHEMA).parquet(*tweet_paths)
         show_volume = spark.read.schema(SHOW_VOLUME_COLUMNS).parquet(*volume_paths) if volume_paths else None
         tmdb_stat = spark.read.schema(TMDB_STAT_COLUMNS).parquet(*tmdb_paths) if tmdb_paths else None
+        # a day is ranked on exact volumes only when its show_volume partition has rows (an empty
+        # one falls back to the sample, as a day without the partition does); exact volumes are
+        # whole whatever the stream's collection covered, so coverage only qualifies sample days
+        exact_days = _days_with_rows(show_volume)
+        volume_days_without_rows = sorted(
+            d for d, keys in volume_by_day.items() if keys and d not in exact_days
+        )
+        coverage = _sample_coverage(
+            lake, [d for d, keys in tweet_by_day.items() if keys and d not in exact_days]
+        )
+        _log_coverage(context, coverage, volume_days_without_rows)
         names = spark.createDataFrame(names_rows, "id long, date date, name string")
         trends = compute_show_trends(
-            tweet_stat, names, tmdb_stat, days, show_volume=show_volume, coverage=coverage
+            tweet_stat, names, tmdb_stat, days, show_volume=show_volume, coverage=coverage.shares
         )
         rows = [r.asDict() for r in trends.collect()]
         table = spark.createDataFrame(
@@ -147,6 +185,15 @@ def show_trends(
             ),
             "incomplete_days": MetadataValue.json(
                 sorted({r["date"].isoformat() for r in rows if not r["complete"]})
+            ),
+            # of the days read (with the baselines' history): the sample days whose coverage is
+            # unknown or unreadable, and the show_volume partitions without a row
+            "days_coverage_unknown": MetadataValue.json([d.isoformat() for d in coverage.unknown]),
+            "coverage_files_unreadable": MetadataValue.json(
+                {d.isoformat(): error for d, error in coverage.unreadable.items()}
+            ),
+            "show_volume_days_without_rows": MetadataValue.json(
+                [d.isoformat() for d in volume_days_without_rows]
             ),
             "cold_start_rows": sum(1 for r in rows if r["cold_start"]),
             "with_tmdb_popularity": bool(tmdb_keys),
