@@ -18,14 +18,9 @@ from ingest_host.buffer import Buffer
 from ingest_host.config import load_settings
 from ingest_host.counts import fetch_counts, fetchable_days
 from ingest_host.layout import counts_day_key, counts_day_stats_key
-from trending_tv.transforms.show_volume import (
-    check_hours_complete,
-    check_one_row_per_tracked_show,
-    check_posts_between_max_and_sum,
-    coverage,
-    parse_counts_day,
-    show_volume_rows,
-)
+from trending_tv.assets.show_volume import table_checks
+from trending_tv.checks import hours_complete
+from trending_tv.transforms.show_volume import coverage, parse_counts_day, show_volume_rows
 from trending_tv_tests.ingest_host.conftest import child_env, ingest_host_cmd, run_cli
 from trending_tv_tests.ingest_host.servers import BEARER, FakeXCounts, utc, v2_post
 
@@ -113,9 +108,8 @@ def test_counts_land_every_response_as_received_and_add_up(env, monkeypatch):
     assert rows[2734]["hashtag_hourly"][23] == 7
     tracked = [82856, 1399, 2734]
     assert coverage(series, tracked)["pair_coverage"] == 1.0
-    assert check_one_row_per_tracked_show(list(rows.values()), tracked).passed
-    assert check_posts_between_max_and_sum(list(rows.values())).passed
-    assert check_hours_complete(list(rows.values())).passed
+    for check in table_checks(list(rows.values()), {DAY: tracked}):
+        assert check.passed, check
 
     stats = _stats(env)
     assert stats["coverage"] == 1.0 and stats["missing_shows"] == [] and stats["tracked_show_ids"] == tracked
@@ -189,7 +183,7 @@ def test_an_empty_result_is_24_zero_hours(env, monkeypatch, tmp_path):
     series, problems = parse_counts_day(lines, DAY)
     (row,) = show_volume_rows(series, DAY)
     assert problems == [] and row["hashtag_posts"] == 0 and row["hashtag_hourly"] == [0] * 24
-    assert check_hours_complete([row]).passed
+    assert hours_complete([row]).passed
 
 
 def test_a_rerun_resumes_a_partial_day_and_never_makes_it_worse(env, monkeypatch):
@@ -343,7 +337,7 @@ def test_long_queries_are_split_into_disjoint_parts_that_add_up_or_refused(env, 
     rows = {r["id"]: r for r in show_volume_rows(series, DAY)}
     assert (rows[5]["hashtag_posts"], rows[5]["text_posts"], rows[5]["posts"]) == (6, 6, whole_any)
     assert rows[6]["hashtag_posts"] == 5 and rows[6]["text_posts"] is None
-    assert not check_hours_complete(list(rows.values())).passed
+    assert not hours_complete(list(rows.values())).passed
 
 
 def test_a_refused_token_exits_3_with_a_clear_message(env):

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+from trending_tv.assets.show_volume import drift_result, table_checks
 from trending_tv.transforms.show_volume import (
-    check_hours_complete,
-    check_one_row_per_tracked_show,
-    check_posts_between_max_and_sum,
-    check_sample_drift,
     coverage,
     parse_counts_day,
     sample_drift,
@@ -87,11 +84,7 @@ def test_rows_sum_pages_and_disjoint_parts_and_the_checks_pass():
     )
     assert one["posts_hourly"][3] == 5 and one["posts_hourly"][20] == 6
     assert (two["hashtag_posts"], two["text_posts"], two["posts"]) == (0, 9, 9)
-    for check in (
-        check_one_row_per_tracked_show(rows, [1, 2]),
-        check_posts_between_max_and_sum(rows),
-        check_hours_complete(rows),
-    ):
+    for check in table_checks(rows, {DAY: [1, 2]}):
         assert check.passed, check
     cov = coverage(series, [1, 2])
     assert cov["pair_coverage"] == 1.0 and cov["hour_coverage"] == 1.0 and cov["missing_shows"] == []
@@ -109,19 +102,21 @@ def test_checks_fail_on_a_missing_show_a_broken_bound_and_missing_hours():
     series, problems = parse_counts_day(lines, DAY)
     rows = show_volume_rows(series, DAY)
     assert len(problems) == 2 and "not a counts line" in problems[0] and "repeated" in problems[1]
-    one_row = check_one_row_per_tracked_show(rows, [1, 2, 3, 4])
-    assert not one_row.passed and one_row.metadata["missing"] == [4]
-    bounds = check_posts_between_max_and_sum(rows)
-    assert not bounds.passed
-    assert bounds.metadata["violations"] == [
-        "1: h=3 t=2 posts=6",
-        "1 hour 05: h=3 t=2 posts=6",
-        "2: h=3 t=2 posts=2",
-        "2 hour 05: h=3 t=2 posts=2",
+    one_row, unique, bounds, hours = table_checks(rows, {DAY: [1, 2, 3, 4]})
+    assert not one_row.passed and one_row.metadata["missing_ids"].value == {"2026-11-28": [4]}
+    assert unique.passed
+    assert not bounds.passed and bounds.metadata["violations"].value == 4
+    assert bounds.metadata["sample"].value == [
+        "1@2026-11-28",
+        "1@2026-11-28 hour 05",
+        "2@2026-11-28",
+        "2@2026-11-28 hour 05",
     ]
-    hours = check_hours_complete(rows)
-    assert not hours.passed
-    assert hours.metadata["incomplete"] == {"3:text": [0, 1, 2, 3, 4, 5], "3:any": "query missing"}
+    assert not hours.passed and hours.metadata["incomplete"].value == 2
+    assert hours.metadata["sample"].value == {
+        "3@2026-11-28:text": [0, 1, 2, 3, 4, 5],
+        "3@2026-11-28:any": "query missing",
+    }
     row3 = next(r for r in rows if r["id"] == 3)
     assert row3["hashtag_posts"] == 1 and row3["posts"] is None and row3["text_hourly"][:6] == [None] * 6
     cov = coverage(series, [1, 2, 3, 4])
@@ -163,14 +158,14 @@ def _volumes_and_sample(broken: int | None = None) -> tuple[list[dict], list[dic
 def test_the_drift_check_flags_a_show_whose_hashtag_is_broken():
     volumes, sample = _volumes_and_sample()
     assert sample_drift(sample, volumes) == []
-    assert check_sample_drift(sample, volumes).passed
+    assert drift_result({DAY: sample_drift(sample, volumes)}, []).passed
     volumes, sample = _volumes_and_sample(broken=12)
     flagged = sample_drift(sample, volumes)
     assert {(d.id, d.measure) for d in flagged} >= {(12, "hashtag_posts")}
     assert all(d.id == 12 for d in flagged)
     hashtag = next(d for d in flagged if d.measure == "hashtag_posts")
     assert hashtag.sample == 0 and hashtag.expected_sample > 200 and hashtag.z < -4
-    outcome = check_sample_drift(sample, volumes)
+    outcome = drift_result({DAY: flagged}, [])
     assert not outcome.passed and "12 (hashtag_posts)" in outcome.description
 
 
@@ -185,13 +180,14 @@ def test_drift_ignores_small_shows_and_noise():
     assert sample_drift(sample, volumes) == []
 
 
-def test_show_volume_day_bundles_rows_coverage_and_checks():
+def test_show_volume_day_bundles_rows_and_coverage_and_the_checks_list_a_missing_show():
     lines = [*_show(1, {0: 2}, {0: 1}, {0: 3}), *_show(2, {}, {}, {})]
     result = show_volume_day(lines, DAY, [1, 2, 3])
     assert [r["id"] for r in result.rows] == [1, 2] and result.problems == []
     assert result.coverage["missing_shows"] == [3]
-    assert [(c.name, c.passed) for c in result.checks] == [
+    assert [(c.check_name, c.passed) for c in table_checks(result.rows, {DAY: [1, 2, 3]})] == [
         ("one_row_per_tracked_show", False),
+        ("unique_id_date", True),
         ("posts_between_max_and_sum", True),
         ("hours_complete", True),
     ]
