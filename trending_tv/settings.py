@@ -46,6 +46,7 @@ SENSOR_WINDOW_DAYS = "TRENDING_TV_SENSOR_WINDOW_DAYS"
 SENSOR_GRACE_HOURS = "TRENDING_TV_SENSOR_GRACE_HOURS"
 SENSOR_SETTLE_SECONDS = "TRENDING_TV_SENSOR_SETTLE_SECONDS"
 SENSOR_SWEEP_SECONDS = "TRENDING_TV_SENSOR_SWEEP_SECONDS"
+SPARK_REMOTE = "TRENDING_TV_SPARK_REMOTE"  # sc://host:port of a warm Spark Connect server
 
 DEPLOYMENTS = ("local", "emr")
 
@@ -141,6 +142,7 @@ class Settings:
     sensor_grace_hours: float = WatchSettings.grace / timedelta(hours=1)
     sensor_settle_seconds: float = WatchSettings.settle.total_seconds()
     sensor_sweep_seconds: float = WatchSettings.sweep_seconds
+    spark_remote: str = ""  # blank: each local run starts its own Spark (trending_tv.resources.spark_connect)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +162,7 @@ class Settings:
             sensor_grace_hours=env.number(SENSOR_GRACE_HOURS, cls.sensor_grace_hours, minimum=0),
             sensor_settle_seconds=env.number(SENSOR_SETTLE_SECONDS, cls.sensor_settle_seconds, minimum=0),
             sensor_sweep_seconds=env.number(SENSOR_SWEEP_SECONDS, cls.sensor_sweep_seconds, minimum=0),
+            spark_remote=env.text(SPARK_REMOTE, cls.spark_remote),
         )
         env.raise_problems("trending-tv settings are invalid:")
         return settings
