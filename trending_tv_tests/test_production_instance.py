@@ -5,9 +5,11 @@ it through deploy/dagster/workspace.yaml, with deploy/dagster/dagster.yaml copie
 DAGSTER_HOME. Compute logs go to moto's S3 server on 127.0.0.1 (the S3ComputeLogManager of the
 production config, pointed there by AWS_ENDPOINT_URL_S3); the lake is a folder.
 
-Shown: the sensor runs a landed day; a two-day backfill through GraphQL is one run; mid-run, the daemon
-killed with SIGKILL leaves the run running, then the code server killed with SIGKILL takes the run's
-process with it and the run stays STARTED until the code server's unit starts again: its ExecStartPre
+Shown: the sensor runs a landed day; a two-day backfill through GraphQL is one run; mid-run (the run's
+process held still with SIGSTOP, so it cannot finish while the services die, however fast the machine),
+the daemon killed with SIGKILL leaves the run's process alive and the run STARTED, then the code server
+killed with SIGKILL takes the run's process with it and the run stays STARTED until the code server's
+unit starts again: its ExecStartPre
 (deploy/dagster/fail_orphaned_runs.py) marks it failed, and the restarted daemon's run retries re-execute
 it once, successfully; no run is left STARTED, STARTING or QUEUED; every run, event and tick is in
 PostgreSQL (queried with psycopg2), step logs are in the compute-log bucket, and
@@ -18,13 +20,13 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -360,6 +362,24 @@ def test_two_requests_for_the_same_day_run_one_after_the_other(prod: Production)
     assert runs[second][1] >= runs[first][2], "the second run of the day started before the first ended"
 
 
+def run_worker_pid(prod: Production, run_id: str) -> int:
+    """The run's process, from the engine event the code server's run worker logs as it starts."""
+    for event in run_events(prod, run_id, "ENGINE_EVENT"):
+        found = re.search(r"Started process for run \(pid: (\d+)\)", json.dumps(event))
+        if found:
+            return int(found.group(1))
+    raise AssertionError(f"run {run_id} logged no process id")
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of /proc/PID/stat (R, S, T for stopped, Z for exited), None once reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
 def test_a_run_killed_mid_run_is_marked_failed_and_retried(prod: Production):
     day = date(2020, 11, 26)
     lake = Lake.from_url(prod.lake)
@@ -375,21 +395,29 @@ def test_a_run_killed_mid_run_is_marked_failed_and_retried(prod: Production):
         )[0][0]
 
     wait_until(in_spark_step, 240, interval=0.5, what="the run to reach a Spark step")
+    # held mid-run: a stopped process logs nothing and cannot finish before the code server dies with it
+    worker = run_worker_pid(prod, run_id)
+    os.kill(worker, signal.SIGSTOP)
+    wait_until(lambda: process_state(worker) == "T", 60, interval=0.1, what="the run's process to stop")
 
-    # the daemon dies: the run goes on (it is a child of the code server); systemd restarts the daemon
+    # the daemon dies: the run's process lives on (it is a child of the code server), the run stays
+    # STARTED; systemd restarts the daemon
     daemon = prod.procs["daemon"]
     os.killpg(daemon.pid, signal.SIGKILL)
-    daemon.wait(10)
-    time.sleep(1)
+    daemon.wait(60)
+    assert process_state(worker) == "T"
     assert run_status(prod, run_id) == "STARTED"
     prod.start_daemon()
 
     # then the code server dies with the run inside it (a crash, an OOM kill, `systemctl restart`, which
-    # stops the unit's whole control group): nothing alive knows the run
+    # stops the unit's whole control group): nothing alive knows the run, still STARTED (the
+    # DefaultRunLauncher has no worker health check for the daemon's run monitoring to fail it by)
     code_server = prod.procs["code_server"]
     os.killpg(code_server.pid, signal.SIGKILL)
-    code_server.wait(10)
-    time.sleep(2)
+    code_server.wait(60)
+    wait_until(
+        lambda: process_state(worker) in (None, "Z"), 60, interval=0.1, what="the run's process to die"
+    )
     assert run_status(prod, run_id) == "STARTED"
 
     # systemd starts the code server again, as deploy/systemd/dagster-code-server.service says
