@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export TRENDING_TV_LAKE ?= $(CURDIR)/lake
 
-.PHONY: install lock demo test test-fast ui lint format bench sample-lake clean prereqs-demo prereqs-test prereqs-test-fast
+.PHONY: install lock demo test test-fast ui lint format bench sample-lake clean spark-server prereqs-demo prereqs-test prereqs-test-fast
 
 # Every package at the version of requirements/lock.txt (`make lock` rewrites it from the venv).
 $(BIN)/.installed: pyproject.toml requirements/lock.txt
@@ -50,6 +50,11 @@ test-fast: prereqs-test-fast install
 
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+# A warm Spark on 127.0.0.1:15002 (or TRENDING_TV_SPARK_REMOTE's port) in the foreground; Ctrl-C stops it.
+# Runs started with TRENDING_TV_SPARK_REMOTE=sc://127.0.0.1:15002 use it instead of starting a JVM each.
+spark-server: install
+	$(BIN)/python -m trending_tv.resources.spark_connect
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,7 +13,8 @@ from dagster_pyspark import LazyPySparkResource
 
 from trending_tv.resources.lake import LakeResource
 from trending_tv.resources.spark import local_spark_config, use_this_python_for_workers
-from trending_tv.settings import settings, settings_resources
+from trending_tv.resources.spark_connect import SparkConnectResource, remote_address
+from trending_tv.settings import SPARK_REMOTE, SettingsError, settings, settings_resources
 
 
 def deployment_name() -> str:
@@ -25,10 +26,22 @@ def local_resources() -> dict[str, Any]:
     use_this_python_for_workers()
     return {
         "lake": LakeResource(url=settings().lake_url),
-        "pyspark": LazyPySparkResource(spark_config=local_spark_config()),
+        "pyspark": local_pyspark(settings().spark_remote),
         # Steps run in-process locally; the key exists so asset code is the same as on EMR.
         "pyspark_step_launcher": ResourceDefinition.none_resource(),
     }
+
+
+def local_pyspark(spark_remote: str) -> LazyPySparkResource | SparkConnectResource:
+    """A JVM of the run's own (local[*]), or with TRENDING_TV_SPARK_REMOTE a session on that warm
+    Spark Connect server (`make spark-server`): the ~7 s JVM start and the cold JIT are paid once."""
+    if not spark_remote:
+        return LazyPySparkResource(spark_config=local_spark_config())
+    try:
+        remote_address(spark_remote)
+    except ValueError as error:
+        raise SettingsError(f"{SPARK_REMOTE}: {error}") from None
+    return SparkConnectResource(remote=spark_remote)
 
 
 def emr_resources() -> dict[str, Any]:
