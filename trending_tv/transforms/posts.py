@@ -20,6 +20,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from trending_tv.transforms.post_decoder import DECIDED_COLUMNS, PostDecoder
+
 KINDS = ("post", "invalid_post", "keepalive", "corrupt", "limit", "delete", "errors", "other")
 NOTICE_KINDS = ("limit", "delete", "errors", "other")
 
@@ -172,8 +174,23 @@ def _single_value_parser() -> tuple[Column, tuple[str, str]]:
     return F.from_json(wrapped, schema, options), (key, marker)
 
 
-def parse_lines(lines: DataFrame) -> DataFrame:
+_POST_DECODER = PostDecoder(RAW_LINE)
+
+
+def _decide_posts_in_python(lines: DataFrame) -> DataFrame:
+    """The lines with DECIDED_COLUMNS added by post_decoder; `value` is kept only on the lines it
+    leaves to Spark (null on decided posts, so Spark's parse below skips them)."""
+    fields = [T.StructField(f.name, T.BinaryType()) if f.name == "value" else f for f in lines.schema.fields]
+    as_bytes = lines.withColumn("value", F.col("value").cast("binary"))
+    decided = as_bytes.mapInArrow(_POST_DECODER.decide_batches, T.StructType(fields + DECIDED_COLUMNS.fields))
+    return decided.withColumn("value", F.col("value").cast("string"))
+
+
+def parse_lines(lines: DataFrame, *, decide_posts_in_python: bool = True) -> DataFrame:
     """Classify each raw line and extract the counted content of posts.
+
+    Well-formed posts are decided in Python first (trending_tv/transforms/post_decoder.py; off with
+    `decide_posts_in_python=False`, which the equivalence test compares against); Spark parses the rest.
 
     Returns columns: kind, post_id, created_at (timestamp), date (UTC date, independent of the
     session time zone), text, hashtags (array<string>), source_file, block_start, row_in_partition.
@@ -183,6 +200,9 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     once by the next one.
     """
     order = ["source_file", "block_start", "row_in_partition"]
+    if decide_posts_in_python:
+        lines = _decide_posts_in_python(lines)
+        order += DECIDED_COLUMNS.fieldNames()
     wrapper, (key, marker) = _single_value_parser()
     parsed = lines.select("value", *order, wrapper.alias("w"))
     w = F.col("w")
@@ -238,6 +258,17 @@ def parse_lines(lines: DataFrame) -> DataFrame:
         .otherwise("other")
     )
     classified = content.select("*", kind.alias("kind"))
+    if decide_posts_in_python:
+        decided = F.col("decided_post_id").isNotNull()
+        classified = classified.select(
+            *[F.col(c) for c in order if c not in DECIDED_COLUMNS.fieldNames()],
+            F.when(decided, F.lit("post")).otherwise(F.col("kind")).alias("kind"),
+            *[
+                F.when(decided, F.col(f"decided_{c}")).otherwise(F.col(c)).alias(c)
+                for c in ("post_id", "created_at", "text", "hashtags")
+            ],
+        )
+        order = order[:3]
     is_post = F.col("kind") == "post"
     return classified.select(
         "kind",

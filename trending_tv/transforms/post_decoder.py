@@ -1,0 +1,229 @@
+"""Rules 2-4 for well-formed posts, decided in Python before Spark parses anything (docs/design.md,
+"Counting rules for tweet_stat").
+
+Spark's JSON parse of every raw line (`posts.parse_lines`) was most of tweet_stat's CPU at full
+volume. Almost every line is a well-formed post, and msgspec decodes only the fields the rules read,
+into typed structs built from the same Spark schema (`posts.RAW_LINE`), at over 1 GB/s per core. A
+line is decided here only when the answer is certain to be Spark's:
+
+- it decodes strictly: one JSON object, valid UTF-8, nothing after it, every field of the schema
+  that it carries of the schema's type (Spark would reject the whole line otherwise);
+- it is a post by rule 2 (a v2 `data` object, or a v1.1 status), with a non-blank id;
+- its `created_at` is in its family's canonical form (`2020-11-27T10:00:00.000Z`,
+  `Fri Nov 27 10:00:00 +0000 2020`), so the UTC date needs no parser's leniency.
+
+Every other line (bad lines, notices, an id given as a number Spark would print differently, an odd
+timestamp) keeps its text and is classified by `posts.parse_lines`, exactly as before.
+`trending_tv_tests/test_post_decoder.py` checks both paths agree line by line on awkward input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import msgspec
+import pyarrow as pa
+from pyspark.sql import types as T
+
+# Spark reads a JSON number in a string field as the number's text; a positive integer's text is
+# Python's str() of it, so ids sent as numbers (v1.1 statuses carry both `id` and `id_str`) can be
+# decided here. Any other number in a string field leaves the line to Spark.
+_NUMBER_AS_TEXT_FIELDS = frozenset({"id"})
+
+
+def _msgspec_type(dtype: T.DataType, name: str, field_name: str):
+    if isinstance(dtype, T.StructType):
+        return _struct_class(dtype, name) | None
+    if isinstance(dtype, T.ArrayType):
+        return list[_msgspec_type(dtype.elementType, name + "Item", field_name)] | None
+    if isinstance(dtype, T.StringType):
+        return (str | int | None) if field_name in _NUMBER_AS_TEXT_FIELDS else (str | None)
+    raise TypeError(f"no msgspec type for {dtype}")
+
+
+def _struct_class(schema: T.StructType, name: str) -> type[msgspec.Struct]:
+    fields = [
+        (f.name, _msgspec_type(f.dataType, name + f.name.title().replace("_", ""), f.name), None)
+        for f in schema.fields
+        if f.name != "_corrupt_record"
+    ]
+    return msgspec.defstruct(name, fields, forbid_unknown_fields=False)
+
+
+_V2_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?Z")
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+_V1_TIME = re.compile(r".{4}([A-Z][a-z]{2}) (\d{2}) (\d{2}):(\d{2}):(\d{2}) \+0000 (\d{4})", re.DOTALL)
+# Years whose canonical timestamps every parser agrees on.
+_YEARS = range(1971, 2200)
+
+
+# Spark's JSON parser (Jackson) rejects a number of over 1,000 characters, a name of over 50,000, a
+# string of over 20 million, and nesting deeper than 1,000 (the line sits two levels deep in Spark's
+# wrapper); msgspec skips such values in fields it does not read. Lines that could reach a limit are
+# left to Spark: longer than 50,000 bytes, more than 900 opening brackets, or a run of 490 digits
+# (a number of over 1,000 characters has one, fraction and exponent included).
+_MAX_LINE_BYTES = 50_000
+_MAX_OPENINGS = 900
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGIT_RUN = b"0" * 490
+
+
+def _within_parser_limits(raw: bytes) -> bool:
+    return (
+        len(raw) <= _MAX_LINE_BYTES
+        and raw.count(b"{") + raw.count(b"[") <= _MAX_OPENINGS
+        and _LONG_DIGIT_RUN not in raw.translate(_DIGITS_AS_ZERO)
+    )
+
+
+class _Undecided(Exception):
+    """The line is left to Spark."""
+
+
+def _text(value: str | int | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if value > 0:
+        return str(value)
+    raise _Undecided
+
+
+def _timestamp(groups: tuple[str, ...], month: int | None = None) -> datetime:
+    try:
+        if month is None:
+            year, mon, day, hour, minute, second, millis = groups
+            stamp = datetime(int(year), int(mon), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+            return stamp.replace(microsecond=int(millis) * 1000) if millis else stamp
+        day, hour, minute, second, year = groups
+        return datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+    except ValueError:  # 30 February, hour 24: Spark's answer is left to Spark
+        raise _Undecided from None
+
+
+def _v2_time(value: str | int | None) -> datetime:
+    match = _V2_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None or int(match[1]) not in _YEARS:
+        raise _Undecided
+    return _timestamp(match.groups())
+
+
+def _v1_time(value: str | int | None) -> datetime:
+    match = _V1_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None or match[1] not in _MONTHS or int(match[6]) not in _YEARS:
+        raise _Undecided
+    return _timestamp(match.groups()[1:], _MONTHS[match[1]])
+
+
+def _tags(entities, field: str) -> list[str | None]:
+    hashtags = entities.hashtags if entities is not None else None
+    return [None if h is None else _text(getattr(h, field)) for h in hashtags or ()]
+
+
+def _first_where(items, field: str, value: str | None):
+    if value is None:
+        return None
+    for item in items:
+        if item is not None and _text(getattr(item, field)) == value:
+            return item
+    return None
+
+
+def _v2_post(line) -> tuple[str | None, datetime, str | None, list[str | None]]:
+    data = line.data
+    references = next((r for r in (data.referenced_tweets, data.referenced_posts) if r is not None), [])
+    retweeted = _first_where(references, "type", "retweeted")
+    retweeted_id = _text(retweeted.id) if retweeted is not None else None
+    includes = [*(line.includes.tweets or ()), *(line.includes.posts or ())] if line.includes else []
+    original = _first_where(includes, "id", retweeted_id)
+    content = original if original is not None else data
+    note = content.note_tweet if content.note_tweet is not None else content.note_post
+    own_tags = _tags(content.entities, "tag")
+    if note is not None and note.text is not None:
+        note_tags = _tags(note.entities, "tag")
+        return _text(data.id), _v2_time(data.created_at), note.text, note_tags or own_tags
+    return _text(data.id), _v2_time(data.created_at), content.text, own_tags
+
+
+def _v1_post(line) -> tuple[str | None, datetime, str | None, list[str | None]]:
+    content = line.retweeted_status if line.retweeted_status is not None else line
+    extended = content.extended_tweet
+    own_tags = _tags(content.entities, "text")
+    full_text = extended.full_text if extended is not None else None
+    text = next((t for t in (full_text, content.full_text, content.text) if t is not None), None)
+    tags = (_tags(extended.entities, "text") or own_tags) if full_text is not None else own_tags
+    post_id = _text(line.id_str) if line.id_str is not None else _text(line.id)
+    return post_id, _v1_time(line.created_at), text, tags
+
+
+class PostDecoder:
+    """Decides the well-formed posts among raw lines, decoding them with `schema`'s fields only."""
+
+    def __init__(self, schema: T.StructType):
+        self.schema = schema
+        self._decoder = msgspec.json.Decoder(_struct_class(schema, "RawLine"))
+
+    def __getstate__(self) -> dict:
+        # Shipped to Spark's Python workers as the schema; each worker builds its own structs.
+        return {"schema": self.schema.json()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(T.StructType.fromJson(json.loads(state["schema"])))
+
+    def decide(self, raw: bytes) -> tuple[str, datetime, str | None, list[str | None]] | None:
+        """(post id, created_at, text, hashtags) when the line is certainly a post, else None."""
+        if not _within_parser_limits(raw):
+            return None
+        try:
+            line = self._decoder.decode(raw)
+            if line.data is not None:
+                post = _v2_post(line)
+            elif (line.id_str is not None or line.id is not None) and (
+                line.created_at is not None or line.text is not None
+            ):
+                post = _v1_post(line)
+            else:
+                return None
+        except (msgspec.MsgspecError, RecursionError, _Undecided):
+            return None
+        post_id = post[0]
+        if post_id is None or not post_id.strip(" "):  # Spark's trim() removes spaces only
+            return None
+        return post  # type: ignore[return-value]
+
+    def decide_batches(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """For `DataFrame.mapInArrow`: adds the DECIDED_COLUMNS to each batch and keeps `value`
+        (binary) only on the lines left to Spark; the other columns pass through in order."""
+        for batch in batches:
+            values = batch.column("value").to_pylist()
+            decided = [self.decide(v) if v is not None else None for v in values]
+            columns = {name: batch.column(name) for name in batch.schema.names}
+            columns["value"] = pa.array(
+                [None if d else v for v, d in zip(values, decided, strict=True)], pa.binary()
+            )
+            for i, (name, arrow_type) in enumerate(_ARROW_DECIDED):
+                columns[name] = pa.array([d[i] if d else None for d in decided], arrow_type)
+            yield pa.RecordBatch.from_pydict(columns)
+
+
+DECIDED_COLUMNS = T.StructType(
+    [
+        T.StructField("decided_post_id", T.StringType()),
+        T.StructField("decided_created_at", T.TimestampType()),
+        T.StructField("decided_text", T.StringType()),
+        T.StructField("decided_hashtags", T.ArrayType(T.StringType())),
+    ]
+)
+_ARROW_DECIDED = [
+    ("decided_post_id", pa.string()),
+    ("decided_created_at", pa.timestamp("us", tz="UTC")),
+    ("decided_text", pa.string()),
+    ("decided_hashtags", pa.list_(pa.string())),
+]

@@ -1,0 +1,163 @@
+"""The Python fast path of rules 2-4 (trending_tv/transforms/post_decoder.py) gives exactly what
+Spark's parse gives, line by line, on awkward input in both payload families; and it does decide
+the well-formed posts (otherwise it would only cost time)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from ingest_host import layout
+from ingest_host.lake import Lake
+from trending_tv.transforms.post_decoder import PostDecoder
+from trending_tv.transforms.posts import RAW_LINE, parse_lines, read_raw_lines
+from trending_tv_tests.lake_fixtures import v1_object, v1_status, v2_object, v2_post
+
+D = date(2020, 11, 23)
+WHEN = "2020-11-23T10:00:00"
+
+
+def _v2(data_changes: dict | None = None, **top) -> str:
+    line = json.loads(v2_post("21", WHEN + ".000Z", "Lost tonight", ("LOST",)))
+    line["data"].update(data_changes or {})
+    line.update(top)
+    return json.dumps(line, ensure_ascii=False)
+
+
+def _v1(**changes) -> str:
+    status = v1_object("31", WHEN, "Lost v1", ("lost",))
+    status.update(changes)
+    return json.dumps(status, ensure_ascii=False)
+
+
+# Lines the fast path must decide itself (well-formed posts in canonical form).
+DECIDED = [
+    v2_post("1", WHEN + ".000Z", "Lost tonight #LOST", ("LOST",)),
+    v2_post("2", WHEN + "Z", "no milliseconds", ()),
+    v2_post("3", WHEN + ".250Z", "RT @a: x", (), retweet_of={**v2_object("30", "Lost original", ("Lost",))}),
+    v2_post("4", WHEN + ".000Z", "RT @a: gone", (), retweet_of={"id": "40", "missing": True}),
+    v2_post("5", WHEN + ".000Z", "short", ("a",), note=("Lost, the long version", ("LostNote",))),
+    v2_post("6", WHEN + ".000Z", "short", ("own",), note=("note without tags", ())),
+    _v2(
+        {"referenced_posts": [{"type": "retweeted", "id": "70"}], "id": "7"},
+        includes={"posts": [v2_object("70", "via posts", ("P",))]},
+    ),
+    _v2({"id": " 8 "}),
+    _v2({"entities": {"hashtags": [None, {"tag": None}, {"start": 1}, {"tag": "Lost"}]}, "id": "9"}),
+    _v2({"id": "10", "text": "caf\u00e9 \\u00e9 \n newline"}),
+    "  " + _v2({"id": "11"}) + "\t",
+    _v2({"id": "12", "note_post": {"text": "post note", "entities": None}}),
+    '{"data":{"id":"13","text":"dup","created_at":"2020-11-23T10:00:00.000Z"},"data":{"id":"14","text":"dup2","created_at":"2020-11-23T11:00:00.000Z"}}',
+    v1_status("31", WHEN, "Lost v1 #lost", ("lost",)),
+    _v1(id_str=None, id=32),
+    _v2({"id": 51}),  # Spark reads a number in a string field as its text: "51"
+    '{"data":null,"id_str":"60","text":"v1 after a null data","created_at":"Mon Nov 23 10:00:00 +0000 2020"}',
+    _v1(
+        id_str="33",
+        extended_tweet={"full_text": "Lost extended", "entities": {"hashtags": [{"text": "LostExt"}]}},
+    ),
+    _v1(id_str="34", extended_tweet={"full_text": "extended, no tags", "entities": {"hashtags": []}}),
+    _v1(id_str="35", retweeted_status=v1_object("36", "2020-11-20T00:00:00", "Lost retweeted", ("rt",))),
+]
+
+# Lines the fast path must leave to Spark (they are not posts, or Spark's answer needs Spark).
+UNDECIDED = [
+    "",
+    "   ",
+    '{"limit":{"track":12}}',
+    '{"delete":{"status":{"id":1}}}',
+    '{"errors":[{"title":"operational-disconnect"}]}',
+    _v2({"id": "50"}, errors=[{"title": "partial"}]),  # a post, but `errors` is kept as JSON text
+    _v2({"id": "   "}),
+    _v2({"id": "53", "created_at": "2020-11-23T10:00:00.000+01:00"}),
+    _v2({"id": "54", "created_at": "2020-02-30T10:00:00.000Z"}),
+    _v2({"id": "55", "created_at": "2020-11-23T24:00:00Z"}),
+    _v2({"id": "56", "created_at": 1606125600}),
+    _v2({"id": "57", "entities": {"hashtags": {"tag": "x"}}}),
+    _v2({"id": "58", "entities": {"hashtags": [{"tag": 5}]}}),
+    _v2({"id": "59"}, includes="nope"),
+    '{"data":{}}',
+    '{"data":"text"}',
+    _v2({"id": "61"}) + _v2({"id": "62"}),
+    _v2({"id": "63"}) + " trailing",
+    '{"data":{"id":"64","text":"bad \\ud800 surrogate","created_at":"2020-11-23T10:00:00.000Z"}}',
+    '{"data":{"id":"65","text":"nan","created_at":"2020-11-23T10:00:00.000Z"},"x":NaN}',
+    "{'data':{'id':'66','text':'single quotes','created_at':'2020-11-23T10:00:00.000Z'}}",
+    '{"Data":{"id":"67","text":"capital","created_at":"2020-11-23T10:00:00.000Z"}}',
+    '{"data":{"id":"68","text":"deep","created_at":"2020-11-23T10:00:00.000Z"},"q":'
+    + "[" * 1100
+    + "]" * 1100
+    + "}",
+    _v2({"id": "15"}, n=int("9" * 1500)),  # Spark's parser refuses numbers over 1,000 characters
+    _v2({"id": "16"}, n="").replace('"n": ""', '"n": 1.' + "5" * 999),
+    _v2({"id": "17"}, q="DEPTH").replace('"DEPTH"', "[" * 995 + "]" * 995),  # near the depth limit
+    _v2({"id": "18", "text": "x" * 60_000}),  # long lines are left to Spark
+    _v1(id_str=None, id=0),
+    _v1(id_str=None, id=-5),
+    _v1(id_str=None, id=1.5),
+    _v1(id_str="71", created_at="Mon Nov 23 10:00:00 +0100 2020"),
+    _v1(id_str="72", created_at="Mon nov 23 10:00:00 +0000 2020"),
+    _v1(id_str="73", created_at=None),  # a v1.1 status by its text, without a time: invalid_post
+    _v1(id_str="74", retweeted_status=5),
+    _v1(id_str="75", extended_tweet={"full_text": 7}),
+    "[1, 2]",
+    '[{"data":{"id":"76"}}]',
+    '"just a string"',
+    "5",
+    "null",
+    "{}",
+    "{not json",
+]
+# Raw bytes that are not UTF-8, in a post that is otherwise well formed.
+INVALID_UTF8 = b'{"data":{"id":"80","text":"bad \xff byte","created_at":"2020-11-23T10:00:00.000Z"}}'
+
+
+def _write(tmp_path) -> list[str]:
+    lake = Lake.from_url(tmp_path)
+    key = layout.tweet_hour_key(datetime(2020, 11, 23, 10))
+    body = "\n".join(DECIDED + UNDECIDED).encode() + b"\n" + INVALID_UTF8 + b"\n"
+    path = tmp_path / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return [lake.uri(key)]
+
+
+def test_the_fast_path_decides_well_formed_posts_and_nothing_doubtful():
+    decoder = PostDecoder(RAW_LINE)
+    assert [i for i, line in enumerate(DECIDED) if decoder.decide(line.encode()) is None] == []
+    assert [line[:60] for line in UNDECIDED if decoder.decide(line.encode()) is not None] == []
+    assert decoder.decide(INVALID_UTF8) is None
+
+
+def test_the_fast_path_decodes_what_spark_decodes(spark, tmp_path):
+    paths = _write(tmp_path)
+    columns = [
+        "source_file",
+        "block_start",
+        "row_in_partition",
+        "kind",
+        "post_id",
+        "created_at",
+        "date",
+        "text",
+        "hashtags",
+    ]
+
+    def rows(**kw):
+        parsed = parse_lines(read_raw_lines(spark, paths), **kw)
+        return sorted(tuple(r) for r in parsed.select(*columns).collect())
+
+    spark_only, with_fast_path = rows(decide_posts_in_python=False), rows()
+    assert len(spark_only) == len(DECIDED) + len(UNDECIDED) + 1
+    assert with_fast_path == spark_only
+    # The answers are not trivially equal: every decided line is a post, with its content.
+    kinds = [r[3] for r in with_fast_path]
+    assert kinds.count("post") >= len(DECIDED)
+    by_id = {r[4]: r for r in with_fast_path if r[3] == "post"}
+    assert by_id["3"][7] == "Lost original" and by_id["3"][8] == ["Lost"]
+    assert by_id["5"][7] == "Lost, the long version" and by_id["5"][8] == ["LostNote"]
+    assert by_id["6"][8] == ["own"]
+    assert by_id["9"][8] == [None, None, None, "Lost"]
+    assert by_id["14"][7] == "dup2"  # a repeated key: the last value, as Spark reads it
+    assert by_id["32"][4] == "32" and by_id["33"][8] == ["LostExt"] and by_id["34"][8] == ["lost"]
+    assert by_id["35"][7] == "Lost retweeted"
