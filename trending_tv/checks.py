@@ -251,8 +251,8 @@ def _hour_list(labels: Sequence[str], minutes: Mapping[str, int] | None = None) 
 def collection_coverage(coverage: Mapping[date, DayCoverage | None], min_share: float) -> AssetCheckResult:
     """WARN when a day's collection covered less than `min_share` of its 1,440 minutes, naming the
     hours not covered (missing: no file; pending or open: not uploaded or not finished when the
-    coverage file was written) and the partial ones; a day without a coverage file is "coverage
-    unknown" (uploaded before coverage was recorded), also a WARN."""
+    coverage file was written) and the partial ones, or saying the coverage file is unreadable; a day
+    without a coverage file is "coverage unknown" (uploaded before coverage was recorded), also a WARN."""
     problems: list[str] = []
     below: dict[str, dict] = {}
     unknown = sorted(d.isoformat() for d, c in coverage.items() if c is None)
@@ -270,6 +270,10 @@ def collection_coverage(coverage: Mapping[date, DayCoverage | None], min_share: 
             "partial_hours": minutes,
             "final": cov.final,
         }
+        if cov.error:  # an unreadable file vouches for nothing: say so instead of listing 24 hours
+            below[day.isoformat()] = {"share_of_day": 0.0, "unreadable": cov.error}
+            problems.append(f"{day}: coverage file unreadable ({cov.error})")
+            continue
         parts = [f"{cov.share_of_day:.1%} of the day's minutes covered"]
         if not_covered:
             parts.append(f"{len(not_covered)} hour(s) not covered: {_hour_list(not_covered)}")

@@ -206,9 +206,10 @@ def test_sealing_on_s3_reads_the_coverage_file_and_no_raw_file(tmp_path, monkeyp
 @pytest.mark.parametrize(
     ("document", "error"), [(b'{"final": true, "share_cov', "not JSON"), (b"[1, 2]", "not a JSON object")]
 )
-def test_an_unreadable_coverage_file_vouches_for_nothing_and_the_day_is_incomplete(tmp_path, document, error):
+def test_an_unreadable_coverage_file_vouches_for_nothing_and_says_so(tmp_path, document, error):
     """Not "coverage unknown" (that is a day without a file): the file is there and says nothing, so
-    no minute counts as covered, no file's lines are taken from it and the day warns as incomplete."""
+    no minute counts as covered, no file's lines are taken from it and the day warns, naming the
+    file as unreadable."""
     root = tmp_path / "lake"
     tiny_lake(root, DAY)
     (root / layout.tweet_day_coverage_key(DAY)).parent.mkdir(parents=True)
@@ -221,9 +222,10 @@ def test_an_unreadable_coverage_file_vouches_for_nothing_and_the_day_is_incomple
     assert result.success  # a WARN, not a crash
     warned = check(result, COLLECTION_COVERAGE)
     assert warned.passed is False and warned.severity == AssetCheckSeverity.WARN
-    assert "2024-03-10: 0.0% of the day's minutes covered" in warned.description
+    assert f"2024-03-10: coverage file unreadable ({error}" in warned.description
+    assert warned.metadata["days_below_threshold"].value["2024-03-10"]["unreadable"].startswith(error)
     assert warned.metadata["days_coverage_unknown"].value == []
     [day] = result.get_asset_materialization_events()[0].materialization.metadata["coverage_by_day"].records
-    assert day.data["state"] == "incomplete" and day.data["share_covered"] == 0.0
+    assert day.data["state"] == "coverage file unreadable" and day.data["share_covered"] == 0.0
     manifest = json.loads((root / layout.manifest_key("tweet_raw", DAY)).read_text())
     assert manifest["lines_from"] == {"coverage": 0, "read": 24}

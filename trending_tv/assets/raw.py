@@ -54,11 +54,14 @@ def _manifest_table(manifests: list[DayManifest], with_hours: bool):
 
 def day_state(manifest: DayManifest, coverage: DayCoverage | None, min_share: float) -> str:
     """complete (24 files, at least `min_share` of the minutes covered), empty (24 files, no post),
-    missing (no file), incomplete (anything between), or coverage unknown (no coverage file)."""
+    missing (no file), incomplete (anything between), coverage unknown (no coverage file), or
+    coverage file unreadable (never complete)."""
     if not manifest.files:
         return "missing"
     if coverage is None:
         return "coverage unknown"
+    if coverage.error:
+        return "coverage file unreadable"
     if len(manifest.hours_present) < 24 or coverage.share_of_day < min_share:
         return "incomplete"
     posts = [coverage.hour(h).get("posts") for h in HOURS]
