@@ -14,6 +14,7 @@ share (TRENDING_TV_SPARK_REMOTE), instead of each run starting its own JVM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -29,6 +30,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from trending_tv.resources.spark import local_spark_config
+from trending_tv.settings import settings
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 DEFAULT_HOST = "127.0.0.1"
@@ -111,8 +113,8 @@ class SparkConnectServer:
         return f"sc://{self.host}:{self.port}"
 
     def __enter__(self) -> SparkConnectServer:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        try:
+        output = open(self.log_path, "ab") if self.log_path else contextlib.nullcontext(subprocess.DEVNULL)
+        with output as log:
             self.process = subprocess.Popen(
                 server_command(self.port, self.host),
                 env=server_environment(),
@@ -120,9 +122,6 @@ class SparkConnectServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        finally:
-            if self.log_path:
-                log.close()
         try:
             wait_until_listening(self.host, self.port, timeout=180, process=self.process)
         except BaseException:
@@ -159,7 +158,7 @@ class SparkConnectResource(ConfigurableResource):
         if self._session is None:
             from pyspark.sql import SparkSession
 
-            remote_address(self.remote)
+            remote_address(self.remote)  # a malformed URL named here, not deep in the gRPC client
             # create(), not getOrCreate(): a fresh session, never one left active in this process
             self._session = SparkSession.builder.remote(self.remote).create()
         return self._session
@@ -171,8 +170,6 @@ class SparkConnectResource(ConfigurableResource):
 
 
 def main(argv: list[str] | None = None) -> None:
-    from trending_tv.settings import settings
-
     remote = settings().spark_remote
     default_port = remote_address(remote)[1] if remote else DEFAULT_PORT
     parser = argparse.ArgumentParser(description="The local Spark Connect server (TRENDING_TV_SPARK_REMOTE).")
