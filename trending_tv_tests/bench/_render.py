@@ -53,25 +53,7 @@ def render_section(r: dict, versions: str, day: date, first: date, last: date) -
     row(f"the same, `--partition-range {first}...{last}` (one run)", r.get("backfill"))
     row(f"2020 ETL ported to Spark 4, {day} (cold, `spark-submit`-like process)", r.get("etl2020"))
     lines.append("")
-    ratios = []
-    if f and r.get("day"):
-        floor_day = f["validate"]["wall_s"] + f["scan_day"]["wall_s"]
-        ratio = r["day"]["wall_s"] / floor_day
-        ratios.append(
-            (f"one cold day / floor (validate + start + scan of the day = {_s(floor_day)})", ratio, 1.3)
-        )
-    if f and r.get("backfill"):
-        floor_all = f["validate"]["wall_s"] + f["scan_all"]["wall_s"]
-        ratio = r["backfill"]["wall_s"] / floor_all
-        ratios.append((f"nine-day backfill / floor of the nine days (= {_s(floor_all)})", ratio, 1.3))
-    if r.get("etl2020") and r.get("day"):
-        ratios.append(
-            (
-                "ported 2020 ETL / one cold day (how much faster we are)",
-                r["etl2020"]["wall_s"] / r["day"]["wall_s"],
-                None,
-            )
-        )
+    ratios = _timed_ratios(r)
     m = r.get("matcher")
     if m:
         ratios.append(
@@ -142,4 +124,61 @@ def render_section(r: dict, versions: str, day: date, first: date, last: date) -
         for k, v in s.items():
             lines.append(f"| {k} | {v['wall_s']:.2f} s | {v.get('lines_from') or 'read'} |")
         lines.append("")
+    if r.get("repeat"):
+        lines += _repeat_rows(r, r["repeat"], day, first, last)
     return "\n".join(lines) + "\n"
+
+
+def _timed_ratios(r: dict) -> list[tuple[str, float, float | None]]:
+    """The ratios of one round of the timed sections (floor, day, backfill, etl2020)."""
+    f, ratios = r.get("floor"), []
+    if f and r.get("day"):
+        floor_day = f["validate"]["wall_s"] + f["scan_day"]["wall_s"]
+        ratio = r["day"]["wall_s"] / floor_day
+        ratios.append(
+            (f"one cold day / floor (validate + start + scan of the day = {_s(floor_day)})", ratio, 1.3)
+        )
+    if f and r.get("backfill"):
+        floor_all = f["validate"]["wall_s"] + f["scan_all"]["wall_s"]
+        ratio = r["backfill"]["wall_s"] / floor_all
+        ratios.append((f"nine-day backfill / floor of the nine days (= {_s(floor_all)})", ratio, 1.3))
+    if r.get("etl2020") and r.get("day"):
+        ratios.append(
+            (
+                "ported 2020 ETL / one cold day (how much faster we are)",
+                r["etl2020"]["wall_s"] / r["day"]["wall_s"],
+                None,
+            )
+        )
+    return ratios
+
+
+def _repeat_rows(first_round: dict, second_round: dict, day: date, first: date, last: date) -> list[str]:
+    """Both rounds side by side: each wall time, its spread, and each ratio."""
+    names = [
+        (("floor", "validate"), "`dagster definitions validate`"),
+        (("floor", "spark_start"), "Spark start, stop"),
+        (("floor", "scan_day"), f"Spark start + scan, {day}"),
+        (("floor", "scan_all"), f"Spark start + scan, {first}..{last}"),
+        (("day",), f"materialize tweet_stat {day} (cold)"),
+        (("backfill",), "materialize the nine days (one run)"),
+        (("etl2020",), "2020 ETL ported to Spark 4"),
+    ]
+    out = [
+        "Second round, minutes later in the same run (do the figures reproduce?):",
+        "",
+        "| run | first round | second round | difference |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for path, label in names:
+        a, b = first_round, second_round
+        for key in path:
+            a, b = (a or {}).get(key), (b or {}).get(key)
+        if a and b:
+            change = (b["wall_s"] - a["wall_s"]) / a["wall_s"]
+            out.append(f"| {label} | {_s(a['wall_s'])} | {_s(b['wall_s'])} | {change:+.0%} |")
+    out += ["", "| ratio | first round | second round |", "| --- | ---: | ---: |"]
+    pairs = zip(_timed_ratios(first_round), _timed_ratios(second_round), strict=False)
+    for (name, one, _), (_, two, _) in pairs:
+        out.append(f"| {name.split(' (')[0]} | {one:.2f}x | {two:.2f}x |")
+    return [*out, ""]
