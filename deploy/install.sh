@@ -86,13 +86,17 @@ install -m 644 "$HERE/dagster/workspace.yaml" "$CONF/workspace.yaml"
 install -m 644 -o "$USER_NAME" -g "$USER_NAME" "$HERE/dagster/dagster.yaml" "$STATE/home/dagster.yaml"
 
 UNITS="dagster-code-server.service dagster-daemon.service dagster-webserver.service \
-trending-tv-purge-runs.service trending-tv-purge-runs.timer"
+trending-tv-purge-runs.service trending-tv-purge-runs.timer trending-tv-spark-connect.service"
 for unit in $UNITS; do
   install -m 644 "$HERE/systemd/$unit" "/etc/systemd/system/$unit"
 done
 systemctl daemon-reload
 systemctl enable dagster-code-server.service dagster-daemon.service dagster-webserver.service \
   trending-tv-purge-runs.timer
+# The warm Spark (a 3g JVM) only where the local deployment is told to use it.
+if grep -q '^TRENDING_TV_SPARK_REMOTE=' "$ENV_FILE"; then
+  systemctl enable trending-tv-spark-connect.service
+fi
 
 if [ "$new_env" -eq 1 ]; then
   echo "wrote $ENV_FILE: fill in the lake, EMR and compute-log settings (and the database if external),"
@@ -107,6 +111,9 @@ runuser -u "$USER_NAME" -- env -C "$STATE" bash -c \
   "set -a; . '$ENV_FILE'; set +a; '$PREFIX/venv/bin/dagster' definitions validate -m trending_tv.definitions"
 
 if [ "$START" -eq 1 ]; then
+  if grep -q '^TRENDING_TV_SPARK_REMOTE=' "$ENV_FILE"; then
+    systemctl restart trending-tv-spark-connect.service
+  fi
   systemctl restart dagster-code-server.service
   systemctl restart dagster-daemon.service dagster-webserver.service
   systemctl start trending-tv-purge-runs.timer
