@@ -48,7 +48,7 @@ def server_command(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> list[s
     """spark-submit of the Connect server in the foreground, with the local session's settings (so a
     Connect run computes what a local run does). The gRPC port and the driver's own ports (RPC,
     block manager) listen on `host` only."""
-    settings = local_spark_config() | {
+    settings = local_spark_config(long_running=True) | {
         "spark.connect.grpc.binding.address": host,
         "spark.connect.grpc.binding.port": str(port),
         "spark.driver.bindAddress": host,
