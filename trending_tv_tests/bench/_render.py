@@ -51,9 +51,20 @@ def render_section(r: dict, versions: str, day: date, first: date, last: date) -
         row(f"Spark: start + explicit-schema scan + count, {first}..{last}", f["scan_all"])
     row(f"`dagster asset materialize --select tweet_stat --partition {day}` (cold)", r.get("day"))
     row(f"the same, `--partition-range {first}...{last}` (one run)", r.get("backfill"))
+    for i, warm in enumerate((r.get("warm") or {}).get("runs", []), start=1):
+        row(f"the day through a warm Spark Connect server, run {i} of 3 (CLI process tree only)", warm)
     row(f"2020 ETL ported to Spark 4, {day} (cold, `spark-submit`-like process)", r.get("etl2020"))
     lines.append("")
     ratios = _timed_ratios(r)
+    warm = (r.get("warm") or {}).get("runs")
+    if warm and f:
+        ratios.append(
+            (
+                "warm day (best of runs 2-3) / floor of the day",
+                min(w["wall_s"] for w in warm[1:]) / (f["validate"]["wall_s"] + f["scan_day"]["wall_s"]),
+                None,
+            )
+        )
     m = r.get("matcher")
     if m:
         ratios.append(
@@ -90,6 +101,12 @@ def render_section(r: dict, versions: str, day: date, first: date, last: date) -
             + ")."
         )
         lines.append("")
+    if r.get("warm"):
+        lines += [
+            "The warm server (started once, not timed; the same Spark settings but the JVM's default "
+            f"compilers) held {r['warm']['server_rss_mb']:,.0f} MB after its three runs.",
+            "",
+        ]
     if m:
         lines += [
             f"Matcher alone (one core, best of 3, {m['posts']:,} distinct posts of {day}):",

@@ -9,6 +9,8 @@ and `tvshows` materialized once. Then, on the same files, each a fresh process:
   plus an explicit-schema scan and count of one day's files and of the nine days' files;
 - day: `dagster asset materialize --select tweet_stat --partition 2020-11-27` (cold);
 - backfill: the same for the nine days in one run (`--partition-range`);
+- warm: the day's materialize three times through one Spark Connect server started once (the warm
+  path, TRENDING_TV_SPARK_REMOTE), each a fresh CLI process; the first run warms the server;
 - duckdb: the same table computed with DuckDB from the counting rules (docs/design.md), checked
   equal to ours row for row on every day;
 - etl2020: the 2020 project's tweet ETL ported to Spark 4 (inferred schema, substring UDF, joins);
@@ -42,7 +44,7 @@ HOME = CACHE / "dagster_home"
 FIRST, LAST = date(2020, 11, 23), date(2020, 12, 1)
 DAYS = [FIRST + timedelta(days=i) for i in range((LAST - FIRST).days + 1)]
 DAY = date(2020, 11, 27)  # the busiest published day
-SECTIONS = ("floor", "day", "backfill", "duckdb", "etl2020", "matcher", "seal")
+SECTIONS = ("floor", "day", "backfill", "warm", "duckdb", "etl2020", "matcher", "seal")
 TIMED = ("floor", "day", "backfill", "etl2020")  # run twice in a full run, to show they reproduce
 BIN = Path(sys.executable).parent
 HEADING = "tweet_stat at full volume"
@@ -138,6 +140,28 @@ def bench_floor(day_paths: list[str], all_paths: list[str], mb_day: float, mb_al
 def bench_materialize(partition_args: list[str], mb: float) -> dict:
     command = _dagster("asset", "materialize", "--select", "tweet_stat", *partition_args)
     return _figure(run_measured(command, env=_env(), cwd=ROOT), mb)
+
+
+def bench_warm(mb_day: float) -> dict:
+    """The warm path: a Spark Connect server started once (not timed), then the day's materialize
+    three times through it. Peak RSS is the CLI process tree's; the server's JVM is reported apart."""
+    import socket
+
+    from trending_tv.resources.spark_connect import SparkConnectServer
+    from trending_tv_tests.bench._measure import _rss_mb, _tree
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = _dagster("asset", "materialize", "--select", "tweet_stat", "--partition", DAY.isoformat())
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp,
+        SparkConnectServer(port, log_path=Path(tmp) / "server.log") as server,
+    ):
+        env = _env() | {"TRENDING_TV_SPARK_REMOTE": server.remote}
+        runs = [_figure(run_measured(command, env=env, cwd=ROOT), mb_day) for _ in range(3)]
+        server_mb = sum((_rss_mb(pid) or ("", 0.0))[1] for pid in _tree(server.process.pid))
+    return {"runs": runs, "server_rss_mb": server_mb}
 
 
 def our_table(day: date) -> list[tuple]:
@@ -361,6 +385,8 @@ def main(only: list[str] | None = None) -> None:
             results["day"] = bench_materialize(["--partition", DAY.isoformat()], mb_day)
         elif section == "backfill":
             results["backfill"] = bench_materialize(["--partition-range", f"{FIRST}...{LAST}"], mb_all)
+        elif section == "warm":
+            results["warm"] = bench_warm(mb_day)
         elif section == "duckdb":
             results["duckdb"] = bench_duckdb()
         elif section == "etl2020":
