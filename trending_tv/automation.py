@@ -19,6 +19,10 @@ def automation(assets: Sequence[object]) -> dict:
     keys = day_keys(assets)
     target = AssetSelection.assets(*keys)
     return {
-        "sensors": [*lake_sensors(target, AssetSelection.assets(*counts_keys(assets))), run_failure_alert, retry_dropped_alert],
+        "sensors": [
+            *lake_sensors(target, AssetSelection.assets(*counts_keys(assets))),
+            run_failure_alert,
+            retry_dropped_alert,
+        ],
         "schedules": [build_daily_schedule(target, keys)],
     }

@@ -181,8 +181,7 @@ def _decide_posts_in_python(lines: DataFrame) -> DataFrame:
     """The lines with DECIDED_COLUMNS added by post_decoder; `value` is kept only on the lines it
     leaves to Spark (null on decided posts, so Spark's parse below skips them)."""
     fields = [T.StructField(f.name, T.BinaryType()) if f.name == "value" else f for f in lines.schema.fields]
-    as_bytes = lines.withColumn("value", F.col("value").cast("binary"))
-    decided = as_bytes.mapInArrow(_POST_DECODER.decide_batches, T.StructType(fields + DECIDED_COLUMNS.fields))
+    decided = lines.mapInArrow(_POST_DECODER.decide_batches, T.StructType(fields + DECIDED_COLUMNS.fields))
     return decided.withColumn("value", F.col("value").cast("string"))
 
 

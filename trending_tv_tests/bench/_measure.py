@@ -15,6 +15,7 @@ from pathlib import Path
 class Measured:
     wall_s: float
     peak_tree_mb: float  # the largest sum of RSS over the tree, sampled every 50 ms
+    peak_tree_pss_mb: float = 0.0  # the same with PSS: pages shared by forked workers counted once
     peak_by_process_mb: dict[str, float] = field(default_factory=dict)  # command name -> its largest RSS
     stdout: str = ""
     stderr: str = ""
@@ -33,6 +34,16 @@ def _rss_mb(pid: int) -> tuple[str, float] | None:
         elif line.startswith("VmRSS:"):
             rss = int(line.split()[1]) / 1024
     return name, rss
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional set size: each shared page divided among the processes that map it (forked
+    PySpark workers share most of their pages with their daemon)."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in rollup.splitlines() if line.startswith("Pss:")), 0.0)
 
 
 def _children(pid: int) -> list[int]:
@@ -64,7 +75,7 @@ def load_average() -> float:
 
 def run_measured(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
     """Run `command` to completion (it must exit 0) and measure it."""
-    peak_tree, peak_by_name = 0.0, {}
+    peak_tree, peak_pss, peak_by_name = 0.0, 0.0, {}
     load = load_average()
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -73,16 +84,17 @@ def run_measured(command: list[str], env: dict[str, str] | None = None, cwd: Pat
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak_tree
+        nonlocal peak_tree, peak_pss
         while not done.is_set():
-            total = 0.0
+            total = pss = 0.0
             for pid in _tree(proc.pid):
                 rss = _rss_mb(pid)
                 if rss is None:
                     continue
                 total += rss[1]
+                pss += _pss_mb(pid)
                 peak_by_name[rss[0]] = max(peak_by_name.get(rss[0], 0.0), rss[1])
-            peak_tree = max(peak_tree, total)
+            peak_tree, peak_pss = max(peak_tree, total), max(peak_pss, pss)
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -93,4 +105,4 @@ def run_measured(command: list[str], env: dict[str, str] | None = None, cwd: Pat
     sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{command} exited {proc.returncode}:\n{stdout[-3000:]}\n{stderr[-3000:]}")
-    return Measured(wall, peak_tree, peak_by_name, stdout, stderr, load)
+    return Measured(wall, peak_tree, peak_pss, peak_by_name, stdout, stderr, load)

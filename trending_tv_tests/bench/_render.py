@@ -25,7 +25,9 @@ def render_section(r: dict, versions: str, day: date, first: date, last: date) -
         f"{platform.machine()}, {os.cpu_count()} cores shared with other engineers' work, 1-minute load "
         f"average {r['load_start']:.1f} at the start and {r['load_end']:.1f} at the end; {versions}). "
         "Every row is a fresh process on the same files unless said otherwise; peak RSS is the largest sum "
-        "over the process tree (Python and its JVM), sampled every 50 ms.",
+        "over the process tree (Python, its JVM and PySpark's Python workers), sampled every 50 ms; peak "
+        "PSS the same with each shared page divided among the processes that map it (the workers are "
+        "forked and share most of their pages, which RSS counts once per worker).",
         "",
         f"Input: the sample generator's full-size days ({first}..{last}, `trending-tv-sample-lake write "
         f"--full-size`): one day ({day}) is {r['files']['day']} files, "
@@ -33,16 +35,16 @@ def render_section(r: dict, versions: str, day: date, first: date, last: date) -
         f"{mb_day:,.0f} MB of JSON Lines; the nine days are {r['files']['all']} files, "
         f"{size['all'][0] / 1e6:,.0f} MB stored, {mb_all:,.0f} MB of JSON Lines.",
         "",
-        "| run | wall | MB/s | peak RSS | load at start |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| run | wall | MB/s | peak RSS | peak PSS | load at start |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
 
     def row(name: str, m: dict | None) -> None:
         if m:
             rate = f"{m['mb_per_s']:,.0f}" if "mb_per_s" in m else ""
-            lines.append(
-                f"| {name} | {_s(m['wall_s'])} | {rate} | {m['peak_tree_mb']:,.0f} MB | {m['load']:.1f} |"
-            )
+            pss = f"{m['peak_tree_pss_mb']:,.0f} MB" if m.get("peak_tree_pss_mb") else ""
+            rss = f"{m['peak_tree_mb']:,.0f} MB"
+            lines.append(f"| {name} | {_s(m['wall_s'])} | {rate} | {rss} | {pss} | {m['load']:.1f} |")
 
     if f:
         row("`dagster definitions validate` (the CLI's start and code load)", f["validate"])
@@ -92,12 +94,14 @@ def render_section(r: dict, versions: str, day: date, first: date, last: date) -
     peaks = [(k, r[k]) for k in ("day", "backfill") if r.get(k)]
     if peaks:
         lines.append(
-            "Driver peak memory (Dagster's Python process + the local JVM): "
+            "Driver peak memory (Dagster's Python process, the local JVM and its Python workers, as PSS): "
             + "; ".join(
-                f"{k}: {v['peak_tree_mb']:,.0f} MB (JVM {v['peak_java_mb']:,.0f} MB)" for k, v in peaks
+                f"{k}: {v.get('peak_tree_pss_mb', 0):,.0f} MB (RSS {v['peak_tree_mb']:,.0f} MB, "
+                f"JVM alone {v['peak_java_mb']:,.0f} MB)"
+                for k, v in peaks
             )
             + " (target <= 2 GB: "
-            + _verdict(max(v["peak_tree_mb"] for _, v in peaks), 2048)
+            + _verdict(max(v.get("peak_tree_pss_mb", 0) for _, v in peaks), 2048)
             + ")."
         )
         lines.append("")

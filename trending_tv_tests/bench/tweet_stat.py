@@ -117,7 +117,8 @@ def _bytes(paths: list[str]) -> tuple[int, int]:
 
 
 def _figure(m: Measured, mb: float | None = None) -> dict:
-    out = {"wall_s": m.wall_s, "peak_tree_mb": m.peak_tree_mb, "load": m.load_before}
+    out = {"wall_s": m.wall_s, "peak_tree_mb": m.peak_tree_mb, "peak_tree_pss_mb": m.peak_tree_pss_mb}
+    out["load"] = m.load_before
     out["peak_java_mb"] = m.peak_by_process_mb.get("java", 0.0)
     out["peak_python_mb"] = max(
         (v for k, v in m.peak_by_process_mb.items() if k.startswith(("python", "dagster"))), default=0.0
