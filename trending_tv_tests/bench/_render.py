@@ -26,8 +26,8 @@ def render_section(r: dict, versions: str, day: date, first: date, last: date) -
         f"average {r['load_start']:.1f} at the start and {r['load_end']:.1f} at the end; {versions}). "
         "Every row is a fresh process on the same files unless said otherwise; peak RSS is the largest sum "
         "over the process tree (Python, its JVM and PySpark's Python workers), sampled every 50 ms; peak "
-        "PSS the same with each shared page divided among the processes that map it (the workers are "
-        "forked and share most of their pages, which RSS counts once per worker).",
+        "PSS the same, sampled every 0.5 s, with each shared page divided among the processes that map "
+        "it (the workers are forked and share most of their pages, which RSS counts once per worker).",
         "",
         f"Input: the sample generator's full-size days ({first}..{last}, `trending-tv-sample-lake write "
         f"--full-size`): one day ({day}) is {r['files']['day']} files, "
