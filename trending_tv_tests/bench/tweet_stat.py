@@ -6,7 +6,8 @@ are written once to .bench_cache/lake (gitignored; about 5 GB, 13 minutes) and t
 and `tvshows` materialized once. Then, on the same files, each a fresh process:
 
 - floor: `dagster definitions validate` (the CLI's start and code load); Spark's session start; start
-  plus an explicit-schema scan and count of one day's files and of the nine days' files;
+  plus an explicit-schema scan and count of one day's files and of the nine days' files; each the
+  best of three runs;
 - day: `dagster asset materialize --select tweet_stat --partition 2020-11-27` (cold);
 - backfill: the same for the nine days in one run (`--partition-range`);
 - warm: the day's materialize three times through one Spark Connect server started once (the warm
@@ -128,13 +129,21 @@ def _figure(m: Measured, mb: float | None = None) -> dict:
     return out
 
 
+def _best_of(runs: int, command: list[str], mb: float | None = None) -> dict:
+    """The fastest of `runs` runs (a floor is the best case; one stalled start is not the floor),
+    with every run's wall time."""
+    figures = [_figure(run_measured(command, env=_env(), cwd=ROOT), mb) for _ in range(runs)]
+    best = min(figures, key=lambda f: f["wall_s"])
+    return best | {"walls_s": [f["wall_s"] for f in figures]}
+
+
 def bench_floor(day_paths: list[str], all_paths: list[str], mb_day: float, mb_all: float) -> dict:
     floor = [sys.executable, "-m", "trending_tv_tests.bench._spark_floor"]
     return {
-        "validate": _figure(run_measured(_dagster("definitions", "validate"), env=_env(), cwd=ROOT)),
-        "spark_start": _figure(run_measured([*floor, "start"], env=_env(), cwd=ROOT)),
-        "scan_day": _figure(run_measured([*floor, "scan", *day_paths], env=_env(), cwd=ROOT), mb_day),
-        "scan_all": _figure(run_measured([*floor, "scan", *all_paths], env=_env(), cwd=ROOT), mb_all),
+        "validate": _best_of(3, _dagster("definitions", "validate")),
+        "spark_start": _best_of(3, [*floor, "start"]),
+        "scan_day": _best_of(3, [*floor, "scan", *day_paths], mb_day),
+        "scan_all": _best_of(3, [*floor, "scan", *all_paths], mb_all),
     }
 
 
