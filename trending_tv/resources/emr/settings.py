@@ -18,6 +18,7 @@ from trending_tv.settings import (
     SENSOR_SETTLE_SECONDS,
     SENSOR_SWEEP_SECONDS,
     SENSOR_WINDOW_DAYS,
+    SPARK_REMOTE,
     TMDB_MIN_COVERAGE,
     EnvReader,
     SettingsError,
@@ -78,7 +79,8 @@ STEP_SETTING_NAMES = (TMDB_MIN_COVERAGE, COUNTS_MIN_COVERAGE, COLLECTION_MIN_COV
 EXPORTED_SETTING_NAMES = EMR_SETTING_NAMES + STEP_SETTING_NAMES
 
 # The code location's settings that stay on the host: the deployment (set to emr for the nodes), the
-# alert webhook URL (a secret) and the lake sensors' timing (sensors run on the host). Every variable
+# alert webhook URL (a secret), the lake sensors' timing (sensors run on the host) and the local
+# deployment's warm Spark server (EMR runs its own Spark). Every variable
 # of trending_tv.settings is in one of the two lists (a test checks it), so a new one is a decision.
 HOST_ONLY_SETTING_NAMES = (
     DEPLOYMENT,
@@ -88,6 +90,7 @@ HOST_ONLY_SETTING_NAMES = (
     SENSOR_GRACE_HOURS,
     SENSOR_SETTLE_SECONDS,
     SENSOR_SWEEP_SECONDS,
+    SPARK_REMOTE,
 )
 
 
