@@ -199,16 +199,17 @@ def parse_lines(lines: DataFrame, *, decide_posts_in_python: bool = True) -> Dat
     once by the next one.
     """
     order = ["source_file", "block_start", "row_in_partition"]
+    decided_columns = DECIDED_COLUMNS.fieldNames() if decide_posts_in_python else []
     if decide_posts_in_python:
         lines = _decide_posts_in_python(lines)
-        order += DECIDED_COLUMNS.fieldNames()
+    carried = order + decided_columns  # through Spark's stages untouched
     wrapper, (key, marker) = _single_value_parser()
-    parsed = lines.select("value", *order, wrapper.alias("w"))
+    parsed = lines.select("value", *carried, wrapper.alias("w"))
     w = F.col("w")
     items = w[key]
     staged = parsed.select(
         "value",
-        *order,
+        *carried,
         w["_wrapper_corrupt"].isNotNull().alias("not_parsed"),
         # Parsed, and the marker is the array's second and last element: the line is one JSON value.
         ((F.size(items) == 2) & F.coalesce(items[1][marker] == 1, F.lit(False))).alias("single"),
@@ -225,7 +226,7 @@ def parse_lines(lines: DataFrame, *, decide_posts_in_python: bool = True) -> Dat
     v1_id, v1_time, v1_text, v1_tags = _v1_content(j)
     family = F.when(is_v2, "v2").when(is_v1, "v1")
     content = staged.select(
-        *order,
+        *carried,
         "value",
         "not_parsed",
         "single",
@@ -260,14 +261,13 @@ def parse_lines(lines: DataFrame, *, decide_posts_in_python: bool = True) -> Dat
     if decide_posts_in_python:
         decided = F.col("decided_post_id").isNotNull()
         classified = classified.select(
-            *[F.col(c) for c in order if c not in DECIDED_COLUMNS.fieldNames()],
+            *order,
             F.when(decided, F.lit("post")).otherwise(F.col("kind")).alias("kind"),
             *[
                 F.when(decided, F.col(f"decided_{c}")).otherwise(F.col(c)).alias(c)
                 for c in ("post_id", "created_at", "text", "hashtags")
             ],
         )
-        order = order[:3]
     is_post = F.col("kind") == "post"
     return classified.select(
         "kind",

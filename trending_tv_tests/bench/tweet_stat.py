@@ -325,16 +325,10 @@ def bench_seal() -> dict:
     day_keys = [o.key for o in Lake.from_url(LAKE).list(layout.tweet_day_prefix(DAY))]
 
     def seal(lake, name: str) -> None:
-        coverage = (
-            raw_manifest.read_day_coverage(lake, DAY) if hasattr(raw_manifest, "read_day_coverage") else None
-        )
-        started = time.perf_counter()
-        if coverage is not None:
-            manifest = raw_manifest.seal_tweet_day(lake, DAY, raw_manifest.read_day_coverage(lake, DAY))
-        else:
-            manifest = raw_manifest.seal_tweet_day(lake, DAY)
+        started = time.perf_counter()  # reading the coverage file is part of sealing
+        manifest = raw_manifest.seal_tweet_day(lake, DAY, raw_manifest.read_day_coverage(lake, DAY))
         wall = time.perf_counter() - started
-        lines_from = getattr(manifest, "lines_from", {})
+        lines_from = manifest.lines_from
         results[name] = {
             "wall_s": wall,
             "files": len(manifest.files),
