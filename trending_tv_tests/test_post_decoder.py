@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from ingest_host import layout
 from ingest_host.lake import Lake
-from trending_tv.transforms.post_decoder import PostDecoder
+from trending_tv.transforms.post_decoder import PostDecoder, _has_long_digit_run
 from trending_tv.transforms.posts import RAW_LINE, parse_lines, read_raw_lines
 from trending_tv_tests.lake_fixtures import v1_object, v1_status, v2_object, v2_post
 
@@ -127,6 +127,15 @@ def test_the_fast_path_decides_well_formed_posts_and_nothing_doubtful():
     assert [i for i, line in enumerate(DECIDED) if decoder.decide(line.encode()) is None] == []
     assert [line[:60] for line in UNDECIDED if decoder.decide(line.encode()) is not None] == []
     assert decoder.decide(INVALID_UTF8) is None
+
+
+def test_the_sampled_digit_run_guard_finds_every_long_run():
+    # The guard looks at every 98th byte first; a run of 490 digits must be found wherever it starts.
+    for offset in range(200):
+        for run in (489, 490, 491, 1001):
+            line = b'{"a":"' + b"x" * offset + b'","n":' + b"7" * run + b"}"
+            assert _has_long_digit_run(line) is (run >= 490), (offset, run)
+    assert not _has_long_digit_run(b"1234 " * 2000)  # many short numbers
 
 
 def test_the_fast_path_decodes_what_spark_decodes(spark, tmp_path):

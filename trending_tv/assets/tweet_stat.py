@@ -79,7 +79,7 @@ def tweet_stat(
         {"day": d, "posts": v["posts"], "duplicates_dropped": v["duplicates"]}
         for d, v in result.per_day.items()
     ]
-    with lake.stage_daily_table(result.table, "tweet_stat", days) as staged:
+    with lake.stage_daily_arrow(result.tables_by_day(), "tweet_stat") as staged:
         rows = staged.rows()
         materialized = MaterializeResult(
             metadata={

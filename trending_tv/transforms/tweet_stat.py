@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+import pyarrow as pa
+from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from ingest_host import layout
 from ingest_host.lake import LakeObject
@@ -26,6 +28,7 @@ TWEET_STAT_SCHEMA = T.StructType(
         T.StructField("tweet_count", T.LongType()),
     ]
 )
+TWEET_STAT_ARROW_SCHEMA = to_arrow_schema(TWEET_STAT_SCHEMA)
 COUNT_COLUMNS = ("hashtag_count", "text_count", "tweet_count")
 # The id under which each day's distinct posts are counted in the one aggregation (TMDB ids start at 1).
 _POSTS_ROW = 0
@@ -63,13 +66,22 @@ def prefixes_to_list(days: Sequence[date]) -> list[str]:
 
 @dataclass
 class TweetStatResult:
-    table: DataFrame  # TWEET_STAT_SCHEMA, one row per tracked show per day
-    rows: list[dict]  # the same rows, collected (small: shows x days)
+    rows: list[dict]  # TWEET_STAT_SCHEMA, one row per tracked show per day (small: shows x days)
     line_counts: dict[str, int]  # by kind, over every file read
     posts_in_days: dict[date, int]  # distinct posts dated on each day
     duplicates_dropped: int  # repeated deliveries of posts dated on the days
     files_read: int = 0
     per_day: dict[date, dict[str, int]] = field(default_factory=dict)
+
+    def tables_by_day(self) -> dict[date, pa.Table]:
+        """The rows as one Arrow table per day, in TWEET_STAT_SCHEMA, ordered by show id: the table
+        is collected already, so it is written without another Spark job."""
+        by_day: dict[date, list[dict]] = {day: [] for day in self.per_day}
+        for row in self.rows:
+            by_day[row["date"]].append(row)
+        return {
+            day: pa.Table.from_pylist(rows, schema=TWEET_STAT_ARROW_SCHEMA) for day, rows in by_day.items()
+        }
 
 
 def compute_tweet_stat(
@@ -88,7 +100,7 @@ def compute_tweet_stat(
     if not days:
         raise ValueError("compute_tweet_stat needs at least one day")
     if not raw_paths:  # nothing to read (an empty plan would never report its observed metrics)
-        return _counted(spark, shows_by_day, dict.fromkeys(KINDS, 0), dict.fromkeys(days, 0), {}, 0)
+        return _counted(shows_by_day, dict.fromkeys(KINDS, 0), dict.fromkeys(days, 0), {}, 0)
     parsed = parse_lines(read_raw_lines(spark, list(raw_paths)))
     observation = Observation("tweet_stat_lines")
     is_post = F.col("kind") == "post"
@@ -119,11 +131,10 @@ def compute_tweet_stat(
     line_counts = {kind: int(metrics[kind]) for kind in KINDS}
     delivered = {d: int(metrics[f"delivered_{d:%Y%m%d}"]) for d in days}
     found = {(r["date"], r["id"]): tuple(r[c] for c in COUNT_COLUMNS) for r in counts}
-    return _counted(spark, shows_by_day, line_counts, delivered, found, len(raw_paths))
+    return _counted(shows_by_day, line_counts, delivered, found, len(raw_paths))
 
 
 def _counted(
-    spark: SparkSession,
     shows_by_day: Mapping[date, Sequence[TrackedShow]],
     line_counts: dict[str, int],
     delivered: dict[date, int],
@@ -143,10 +154,7 @@ def _counted(
         # One row per entry as listed: a repeated id stays visible to the unique_id_date check.
         for show_id in sorted(show.id for show in shows_by_day[day])
     ]
-    # The table is small (shows x days): built from collected rows it carries the exact schema.
-    table = spark.createDataFrame([tuple(r.values()) for r in rows], TWEET_STAT_SCHEMA)
     return TweetStatResult(
-        table=table,
         rows=rows,
         line_counts=line_counts,
         posts_in_days=posts_in_days,
