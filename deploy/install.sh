@@ -66,6 +66,9 @@ rm -rf "$PREFIX/src" && mv "$PREFIX/src.new" "$PREFIX/src"
 "$PREFIX/venv/bin/pip" install -q -c "$PREFIX/src/requirements/lock.txt" -e "$PREFIX/src[pipeline]"
 "$PREFIX/venv/bin/python" -I -c "from trending_tv.resources.emr.packaging import LOCK_FILE as f; \
 assert f.is_file(), f'the EMR bootstrap would find no lock file at {f}'"
+# Spark's classes recorded once for this virtualenv: cold local runs start ~4 s faster (optional).
+"$PREFIX/venv/bin/python" -m trending_tv.resources.spark_classes \
+  || echo "install.sh: continuing without a Spark class archive" >&2
 
 new_env=0
 if [ ! -f "$ENV_FILE" ]; then

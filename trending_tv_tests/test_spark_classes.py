@@ -1,0 +1,33 @@
+"""The class-data-sharing archive for local Spark runs: recorded from a real run, checked with a real
+session, never installed when unusable, and used by local_spark_config only when present."""
+
+from __future__ import annotations
+
+import pytest
+
+from trending_tv.resources import spark_classes
+from trending_tv.resources.spark import local_spark_config
+
+
+@pytest.mark.slow
+def test_an_archive_is_recorded_checked_and_a_truncated_one_refused(tmp_path):
+    target = tmp_path / "spark-classes-test.jsa"
+    assert spark_classes.build(target)
+    assert target.stat().st_size > 10_000_000  # Spark's classes, not an empty shell
+    assert list(tmp_path.glob("*.partial")) == []
+    truncated = tmp_path / "truncated.jsa"
+    truncated.write_bytes(target.read_bytes()[:1_000_000])  # the JVM crashes on such a file
+    assert not spark_classes.usable(truncated)
+    assert spark_classes.usable(target)
+
+
+def test_the_local_config_maps_the_archive_only_when_it_exists(tmp_path, monkeypatch):
+    archive = tmp_path / "spark-classes-x.jsa"
+    monkeypatch.setattr(spark_classes, "archive_path", lambda: archive)
+    assert "SharedArchiveFile" not in local_spark_config()["spark.driver.extraJavaOptions"]
+    archive.write_bytes(b"recorded")
+    options = local_spark_config()["spark.driver.extraJavaOptions"].split()
+    assert options == ["-XX:TieredStopAtLevel=1", f"-XX:SharedArchiveFile={archive}"]
+    assert "SharedArchiveFile" not in local_spark_config(class_archive=False)["spark.driver.extraJavaOptions"]
+    # the long-running server keeps the JVM's defaults
+    assert "spark.driver.extraJavaOptions" not in local_spark_config(long_running=True)
