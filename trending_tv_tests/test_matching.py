@@ -62,3 +62,13 @@ def test_overlapping_and_nested_phrases_each_count():
     assert matcher.match("Dexter’s Laboratory tonight", []) == ([], [1, 2])
     assert matcher.match("lostdexter lab!", []) == ([], [3])
     assert ShowMatcher([]).match("anything", ["#x"]) == ([], [])
+
+
+def test_whitespace_is_collapsed_as_unicode_whitespace():
+    # normalize_text collapses with str.split(): the same characters as the rule's `\s+` (every code
+    # point agrees), including the no-break, ideographic and line-separator spaces posts carry.
+    everything = (chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert [c for c in everything if c.isspace() != bool(re.fullmatch(r"\s", c))] == []
+    assert normalize_text("\u3000Stranger\u00a0\u00a0Things\u2028 \t") == "stranger things"
+    assert normalize_text("The \u201cCrown\u201d\u2019s  \x1c end") == "the \"crown\"'s end"
+    assert normalize_text("  ") == ""
