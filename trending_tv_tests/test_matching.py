@@ -70,5 +70,5 @@ def test_whitespace_is_collapsed_as_unicode_whitespace():
     everything = (chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
     assert [c for c in everything if c.isspace() != bool(re.fullmatch(r"\s", c))] == []
     assert normalize_text("\u3000Stranger\u00a0\u00a0Things\u2028 \t") == "stranger things"
-    assert normalize_text("The \u201cCrown\u201d\u2019s  \x1c end") == "the \"crown\"'s end"
+    assert normalize_text("The \u201cCrown\u201d\u2019s  \x1c end") == 'the "crown"\'s end'
     assert normalize_text("  ") == ""
