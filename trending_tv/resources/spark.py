@@ -42,6 +42,8 @@ def local_spark_config(
         "spark.sql.parquet.compression.codec": "snappy",
         # Output files are renamed by the lake writer; Spark's own _SUCCESS marker is noise there.
         "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+        # Python workers import the installed pyspark, not its zip copy (resources/pyspark_daemon.py).
+        "spark.python.daemon.module": "trending_tv.resources.pyspark_daemon",
     } | short_lived
 
 

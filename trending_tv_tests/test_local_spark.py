@@ -1,11 +1,13 @@
-"""The class-data-sharing archive for local Spark runs: recorded from a real run, checked with a real
-session, never installed when unusable, and used by local_spark_config only when present."""
+"""Local Spark sessions: the class-data-sharing archive (recorded from a real run, checked with a real
+session, never installed when unusable, used only when present) and the Python workers' imports."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from trending_tv.resources import spark_classes
+from trending_tv.resources import pyspark_daemon, spark_classes
 from trending_tv.resources.spark import local_spark_config
 
 
@@ -31,3 +33,25 @@ def test_the_local_config_maps_the_archive_only_when_it_exists(tmp_path, monkeyp
     assert "SharedArchiveFile" not in local_spark_config(class_archive=False)["spark.driver.extraJavaOptions"]
     # the long-running server keeps the JVM's defaults
     assert "spark.driver.extraJavaOptions" not in local_spark_config(long_running=True)
+
+
+def test_python_workers_import_the_installed_pyspark_not_the_zip(spark):
+    def origin(_):
+        import pyspark
+
+        return pyspark.__file__, [entry for entry in sys.path if pyspark_daemon._is_spark_zip(entry)]
+
+    import pyspark
+
+    assert spark.sparkContext.parallelize([0], 1).map(origin).collect() == [(pyspark.__file__, [])]
+
+
+def test_the_daemon_keeps_spark_zips_when_no_installed_pyspark_is_found(tmp_path):
+    # A Spark distribution has only its zips: they stay on the path there.
+    assert pyspark_daemon._is_spark_zip("/opt/spark/python/lib/pyspark.zip")
+    assert pyspark_daemon._is_spark_zip("/opt/spark/python/lib/py4j-0.10.9.9-src.zip")
+    assert not pyspark_daemon._is_spark_zip("/usr/lib/python311.zip")
+    assert not pyspark_daemon._installed_pyspark([str(tmp_path)])
+    (tmp_path / "pyspark").mkdir()
+    (tmp_path / "pyspark" / "daemon.py").write_text("")
+    assert pyspark_daemon._installed_pyspark(["/nowhere", str(tmp_path)])
