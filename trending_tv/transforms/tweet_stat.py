@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -32,8 +32,9 @@ TWEET_STAT_ARROW_SCHEMA = to_arrow_schema(TWEET_STAT_SCHEMA)
 COUNT_COLUMNS = ("hashtag_count", "text_count", "tweet_count")
 # The id under which each day's distinct posts are counted in the one aggregation (TMDB ids start at 1).
 _POSTS_ROW = 0
-_MATCHES = T.StructType(
+_MATCHED = T.StructType(
     [
+        T.StructField("date", T.DateType()),
         T.StructField("hashtag_ids", T.ArrayType(T.LongType())),
         T.StructField("text_ids", T.ArrayType(T.LongType())),
     ]
@@ -111,10 +112,12 @@ def compute_tweet_stat(
     )
     day_set = F.array(*[F.lit(d) for d in days])
     posts = observed.where(is_post & F.array_contains(day_set, F.col("date")))
-    matchers = _matchers_by_day(shows_by_day)
-    match_udf = F.udf(lambda day, text, tags: matchers[day].match(text, tags), _MATCHES, useArrow=True)
-    matched = first_deliveries(posts).select("date", match_udf("date", "text", "hashtags").alias("m"))
-    hashtag_ids, text_ids = F.col("m.hashtag_ids"), F.col("m.text_ids")
+    matched = (
+        first_deliveries(posts)
+        .select("date", "text", "hashtags")
+        .mapInArrow(MatchBatches(_matchers_by_day(shows_by_day)), _MATCHED)
+    )
+    hashtag_ids, text_ids = F.col("hashtag_ids"), F.col("text_ids")
     # Every post also counts once under id 0: that row is the day's number of distinct posts.
     ids = F.array_union(F.array(F.lit(_POSTS_ROW).cast("long")), F.array_union(hashtag_ids, text_ids))
     counts = (
@@ -162,6 +165,28 @@ def _counted(
         files_read=files_read,
         per_day={d: {"posts": posts_in_days[d], "duplicates": delivered[d] - posts_in_days[d]} for d in days},
     )
+
+
+class MatchBatches:
+    """For `DataFrame.mapInArrow`: (date, text, hashtags) -> (date, hashtag_ids, text_ids), each post
+    matched with its day's matcher. Arrow in and out, column by column (a row UDF converted every
+    row's result through PySpark's per-row converters)."""
+
+    def __init__(self, matchers: Mapping[date, ShowMatcher]):
+        self.matchers = dict(matchers)
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        ids = pa.list_(pa.int64())
+        for batch in batches:
+            days, texts, tags = (batch.column(name).to_pylist() for name in ("date", "text", "hashtags"))
+            found = [self.matchers[d].match(t, h) for d, t, h in zip(days, texts, tags, strict=True)]
+            hashtag_ids = pa.array([f[0] for f in found], ids)
+            text_ids = pa.array([f[1] for f in found], ids)
+            columns = [batch.column("date"), hashtag_ids, text_ids]
+            yield pa.RecordBatch.from_arrays(columns, schema=MATCHED_ARROW)
+
+
+MATCHED_ARROW = to_arrow_schema(_MATCHED)
 
 
 def _matchers_by_day(shows_by_day: Mapping[date, Sequence[TrackedShow]]) -> dict[date, ShowMatcher]:
