@@ -114,12 +114,14 @@ def test_rule3_duplicates_count_once_and_the_first_delivery_wins(spark, tmp_path
             post(family, "42", f"{D}T09:59:00", "Dexter tonight"),  # a later copy with other content
             post(family, "43", f"{D}T10:00:00", "Lost again"),
             post(family, "43", f"{D}T10:00:00", "Lost again"),
+            post(family, "44", f"{D}T10:01:00", "Dexter first"),  # within one file: the earlier line wins
+            post(family, "44", f"{D}T10:01:00", "Lost second"),
         ],
     }
     result, counts = run(spark, tmp_path, files)
     assert counts[(D, LOST)] == (0, 2, 2)
-    assert counts[(D, DEXTER)] == (0, 0, 0)
-    assert result.duplicates_dropped == 2
+    assert counts[(D, DEXTER)] == (0, 1, 1)
+    assert result.duplicates_dropped == 3
 
 
 def test_rule4_v2_retweets_long_posts_and_quotes(spark, tmp_path):

@@ -4,6 +4,7 @@ session, never installed when unusable, used only when present) and the Python w
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ def test_an_archive_is_recorded_checked_and_a_truncated_one_refused(tmp_path):
     truncated.write_bytes(target.read_bytes()[:1_000_000])  # the JVM crashes on such a file
     assert not spark_classes.usable(truncated)
     assert spark_classes.usable(target)
+    assert list(Path.cwd().glob("hs_err_pid*.log")) == []  # crash reports go next to the archive
 
 
 def test_the_local_config_maps_the_archive_only_when_it_exists(tmp_path, monkeypatch):

@@ -110,9 +110,10 @@ def _record(archive: Path) -> None:
 
 def _check(archive: Path) -> None:
     """Start a session with the archive and run a job: the JVM must start and use it."""
-    spark = _session(
-        f"-XX:TieredStopAtLevel=1 -XX:SharedArchiveFile={archive}", "trending-tv-class-archive-check"
-    )
+    # An unusable archive can crash the JVM: its crash report goes next to the archive, not the cwd.
+    crash_report = archive.parent / "hs_err_check_%p.log"
+    options = f"-XX:TieredStopAtLevel=1 -XX:SharedArchiveFile={archive} -XX:ErrorFile={crash_report}"
+    spark = _session(options, "trending-tv-class-archive-check")
     spark.range(10).count()
     _stop_and_wait_for_jvm(spark)
 
@@ -148,6 +149,8 @@ def build(target: Path) -> bool:
         return True
     finally:
         partial.unlink(missing_ok=True)
+        for crash_report in target.parent.glob("hs_err_check_*.log"):
+            crash_report.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:

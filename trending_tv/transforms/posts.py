@@ -24,6 +24,8 @@ from trending_tv.transforms.post_decoder import DECIDED_COLUMNS, PostDecoder
 
 KINDS = ("post", "invalid_post", "keepalive", "corrupt", "limit", "delete", "errors", "other")
 NOTICE_KINDS = ("limit", "delete", "errors", "other")
+# Where a line was read: its deliveries sort in file order, then line order, by these (rule 3).
+ORDER_COLUMNS = ("source_file", "block_start", "row_in_partition")
 
 _S = T.StringType()
 # A keep-alive line holds only these (ASCII whitespace, as Python's bytes.isspace).
@@ -198,7 +200,7 @@ def parse_lines(lines: DataFrame, *, decide_posts_in_python: bool = True) -> Dat
     evaluated once per line: Spark keeps a projection apart when its expressions are used more than
     once by the next one.
     """
-    order = ["source_file", "block_start", "row_in_partition"]
+    order = list(ORDER_COLUMNS)
     decided_columns = DECIDED_COLUMNS.fieldNames() if decide_posts_in_python else []
     if decide_posts_in_python:
         lines = _decide_posts_in_python(lines)
@@ -279,14 +281,4 @@ def parse_lines(lines: DataFrame, *, decide_posts_in_python: bool = True) -> Dat
         F.when(is_post, F.col("text")).alias("text"),
         F.when(is_post, F.col("hashtags")).alias("hashtags"),
         *order,
-    )
-
-
-def first_deliveries(posts: DataFrame) -> DataFrame:
-    """Keep one row per post id: the first delivery in file order, then line order (rule 3)."""
-    order = F.struct("source_file", "block_start", "row_in_partition")
-    return (
-        posts.groupBy("post_id")
-        .agg(F.min_by(F.struct("date", "text", "hashtags"), order).alias("first"))
-        .select("post_id", "first.date", "first.text", "first.hashtags")
     )

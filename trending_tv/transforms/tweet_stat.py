@@ -17,7 +17,7 @@ from ingest_host import layout
 from ingest_host.lake import LakeObject
 from ingest_host.tracked_shows import TrackedShow
 from trending_tv.transforms.matching import ShowMatcher, ShowTerms
-from trending_tv.transforms.posts import KINDS, first_deliveries, parse_lines, read_raw_lines
+from trending_tv.transforms.posts import KINDS, ORDER_COLUMNS, parse_lines, read_raw_lines
 
 TWEET_STAT_SCHEMA = T.StructType(
     [
@@ -112,10 +112,11 @@ def compute_tweet_stat(
     )
     day_set = F.array(*[F.lit(d) for d in days])
     posts = observed.where(is_post & F.array_contains(day_set, F.col("date")))
+    # Every delivery of a post lands in the same partition; Python keeps the first and matches it.
     matched = (
-        first_deliveries(posts)
-        .select("date", "text", "hashtags")
-        .mapInArrow(MatchBatches(_matchers_by_day(shows_by_day)), _MATCHED)
+        posts.select(*_DELIVERY_COLUMNS)
+        .repartition("post_id")
+        .mapInArrow(FirstDeliveriesMatched(_matchers_by_day(shows_by_day)), _MATCHED)
     )
     hashtag_ids, text_ids = F.col("hashtag_ids"), F.col("text_ids")
     # Every post also counts once under id 0: that row is the day's number of distinct posts.
@@ -167,22 +168,41 @@ def _counted(
     )
 
 
-class MatchBatches:
-    """For `DataFrame.mapInArrow`: (date, text, hashtags) -> (date, hashtag_ids, text_ids), each post
-    matched with its day's matcher. Arrow in and out, column by column (a row UDF converted every
-    row's result through PySpark's per-row converters)."""
+_DELIVERY_COLUMNS = ("post_id", *ORDER_COLUMNS, "date", "text", "hashtags")
 
-    def __init__(self, matchers: Mapping[date, ShowMatcher]):
+
+class FirstDeliveriesMatched:
+    """For `DataFrame.mapInArrow` over posts partitioned by post id: keeps each post's first delivery in
+    file order, then line order (rule 3: the least (source_file, block_start, row_in_partition), as
+    Spark orders them: UTF-8 bytes and code points sort alike), then matches it with its day's
+    matcher (rules 5 and 6). Yields (date, hashtag_ids, text_ids), one row per distinct post.
+
+    A hash partition of the posts and a dict replace a sort-based aggregation in the JVM (the kept
+    content is text, which Spark's hash aggregation cannot hold) and a second pass over the rows."""
+
+    def __init__(self, matchers: Mapping[date, ShowMatcher], chunk_rows: int = 2000):
         self.matchers = dict(matchers)
+        self.chunk_rows = chunk_rows
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        ids = pa.list_(pa.int64())
+        first: dict[str, tuple] = {}
         for batch in batches:
-            days, texts, tags = (batch.column(name).to_pylist() for name in ("date", "text", "hashtags"))
-            found = [self.matchers[d].match(t, h) for d, t, h in zip(days, texts, tags, strict=True)]
-            hashtag_ids = pa.array([f[0] for f in found], ids)
-            text_ids = pa.array([f[1] for f in found], ids)
-            columns = [batch.column("date"), hashtag_ids, text_ids]
+            columns = (batch.column(name).to_pylist() for name in _DELIVERY_COLUMNS)
+            for post_id, *delivery in zip(*columns, strict=True):
+                order = tuple(delivery[:3])
+                kept = first.get(post_id)
+                if kept is None or order < kept[0]:
+                    first[post_id] = (order, *delivery[3:])
+        kept_posts = list(first.values())
+        ids = pa.list_(pa.int64())
+        for start in range(0, len(kept_posts), self.chunk_rows):
+            chunk = kept_posts[start : start + self.chunk_rows]
+            found = [self.matchers[day].match(text, tags) for _, day, text, tags in chunk]
+            columns = [
+                pa.array([day for _, day, _, _ in chunk], pa.date32()),
+                pa.array([f[0] for f in found], ids),
+                pa.array([f[1] for f in found], ids),
+            ]
             yield pa.RecordBatch.from_arrays(columns, schema=MATCHED_ARROW)
 
 
