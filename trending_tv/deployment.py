@@ -12,7 +12,7 @@ from dagster import ResourceDefinition
 from dagster_pyspark import LazyPySparkResource
 
 from trending_tv.resources.lake import LakeResource
-from trending_tv.resources.spark import local_spark_config, use_this_python_for_workers
+from trending_tv.resources.spark import COMMON_SPARK_CONFIG, local_spark_config, use_this_python_for_workers
 from trending_tv.resources.spark_connect import SparkConnectResource, remote_address
 from trending_tv.settings import SPARK_REMOTE, SettingsError, settings, settings_resources
 
@@ -65,12 +65,7 @@ def emr_resources() -> dict[str, Any]:
 
 
 def emr_spark_config() -> dict[str, str]:
-    return {
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",
-        "spark.sql.parquet.compression.codec": "snappy",
-        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
-    }
+    return dict(COMMON_SPARK_CONFIG)
 
 
 def resources_for(name: str | None = None) -> dict[str, Any]:

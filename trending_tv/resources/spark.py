@@ -1,4 +1,5 @@
-"""Spark settings for local runs (tests, the demo, `dagster dev`)."""
+"""Spark settings: those of every session (local and EMR), and those of local runs (tests, the demo,
+`dagster dev`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,19 @@ import os
 import sys
 
 from trending_tv.resources.spark_classes import installed_archive
+
+# Every Spark session of the platform, local or on EMR.
+COMMON_SPARK_CONFIG = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.parquet.compression.codec": "snappy",
+    # Output files are renamed by the lake writer; Spark's own _SUCCESS marker is noise there.
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+    # Raw lines go to Python (post_decoder) 500 at a time (~2.5 MB) instead of 10,000: the JVM fills the
+    # next batch while Python decodes one, and holds less (locally, a full-size day: peak 1.8 -> 1.3 GB
+    # PSS; nine days 2.2 -> 1.8 GB, 51 -> 46 s; 500, 1,000 and 2,000 measured alike in time).
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "500",
+}
 
 
 def local_spark_config(
@@ -27,28 +41,23 @@ def local_spark_config(
     if archive is not None:
         java_options.append(f"-XX:SharedArchiveFile={archive}")
     short_lived = {} if long_running else {"spark.driver.extraJavaOptions": " ".join(java_options)}
-    return {
-        "spark.master": f"local[{cores}]",
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(shuffle_partitions),
-        # The JVM only reads lines and hands them to Python (post_decoder) in Arrow batches: 1g of heap
-        # is plenty for a run (a full-size day and a nine-day run held 1.0 and 1.5 GB RSS with it,
-        # against 1.1 and 1.9 GB with 3g, in the same time); a server that serves run after run gets
-        # headroom.
-        "spark.driver.memory": "2g" if long_running else "1g",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",
-        # Raw lines go to Python (post_decoder) 500 at a time (~2.5 MB) instead of 10,000: the JVM fills the
-        # next batch while Python decodes one, and holds less (full-size day: peak 1.8 -> 1.3 GB PSS;
-        # nine days 2.2 -> 1.8 GB, 51 -> 46 s; 500, 1,000 and 2,000 measured alike in time).
-        "spark.sql.execution.arrow.maxRecordsPerBatch": "500",
-        "spark.sql.parquet.compression.codec": "snappy",
-        # Output files are renamed by the lake writer; Spark's own _SUCCESS marker is noise there.
-        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
-        # Python workers import the installed pyspark, not its zip copy (resources/pyspark_daemon.py).
-        "spark.python.daemon.module": "trending_tv.resources.pyspark_daemon",
-    } | short_lived
+    return (
+        COMMON_SPARK_CONFIG
+        | {
+            "spark.master": f"local[{cores}]",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.shuffle.partitions": str(shuffle_partitions),
+            # The JVM only reads lines and hands them to Python (post_decoder) in Arrow batches: 1g of heap
+            # is plenty for a run (a full-size day and a nine-day run held 1.0 and 1.5 GB RSS with it,
+            # against 1.1 and 1.9 GB with 3g, in the same time); a server that serves run after run gets
+            # headroom.
+            "spark.driver.memory": "2g" if long_running else "1g",
+            # Python workers import the installed pyspark, not its zip copy (resources/pyspark_daemon.py).
+            "spark.python.daemon.module": "trending_tv.resources.pyspark_daemon",
+        }
+        | short_lived
+    )
 
 
 def use_this_python_for_workers() -> None:

@@ -18,6 +18,7 @@ from dagster_aws.emr import EmrError
 
 from trending_tv.resources.emr.packaging import bootstrap_script, lock_constraints, runtime_pins
 from trending_tv.resources.emr.settings import CLUSTER_PYTHON, EmrSettings
+from trending_tv.resources.spark import COMMON_SPARK_CONFIG
 
 LIVE_CLUSTER_STATES = ("STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING")
 
@@ -31,11 +32,7 @@ def cluster_configurations(settings: EmrSettings) -> list[dict[str, Any]]:
     yarn-env and hadoop-env (containers and daemons), and the executors' env through spark-defaults."""
     env = dict(settings.cluster_env)
     export = [{"Classification": "export", "Properties": env}]
-    spark_defaults = {
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",
-        "spark.sql.parquet.compression.codec": "snappy",
-        "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+    spark_defaults = COMMON_SPARK_CONFIG | {
         "spark.pyspark.python": CLUSTER_PYTHON,
         "spark.pyspark.driver.python": CLUSTER_PYTHON,
     }
