@@ -7,10 +7,17 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from ingest_host.lake import Lake
-from trending_tv.transforms.tweet_stat import compute_tweet_stat, prefixes_to_list, raw_keys_for_days
+from trending_tv.transforms.matching import ShowMatcher, ShowTerms
+from trending_tv.transforms.tweet_stat import (
+    FirstDeliveriesMatched,
+    compute_tweet_stat,
+    prefixes_to_list,
+    raw_keys_for_days,
+)
 from trending_tv_tests.lake_fixtures import SHOWS, v1_object, v1_status, v2_object, v2_post, write_hour
 
 D = date(2020, 11, 23)
@@ -122,6 +129,33 @@ def test_rule3_duplicates_count_once_and_the_first_delivery_wins(spark, tmp_path
     assert counts[(D, LOST)] == (0, 2, 2)
     assert counts[(D, DEXTER)] == (0, 1, 1)
     assert result.duplicates_dropped == 3
+
+
+def test_rule3_the_first_delivery_is_kept_whichever_batch_brings_it():
+    # Spark hands a partition's posts over in batches in no promised order: the least (file, block,
+    # line) wins even when it arrives last, and each day's posts meet that day's matcher.
+    other_day = date(2020, 11, 24)
+    matchers = {D: ShowMatcher(ShowTerms.from_tracked(s) for s in SHOWS), other_day: ShowMatcher([])}
+
+    def batch(*rows):
+        names = ("post_id", "source_file", "block_start", "row_in_partition", "date", "text", "hashtags")
+        return pa.RecordBatch.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
+
+    later = [
+        ("7", "file:/lake/10.json", 0, 5, D, "Dexter tonight", []),
+        ("8", "file:/lake/10.json", 0, 6, other_day, "Lost tonight", []),
+    ]
+    earlier = [
+        ("7", "file:/lake/09.json", 0, 9, D, "Lost tonight", []),  # an earlier file, a later line
+        ("7", "file:/lake/10.json", 0, 4, D, "Mando", ["#TheMandalorian"]),  # an earlier line, a later file
+    ]
+    out = pa.Table.from_batches(
+        list(FirstDeliveriesMatched(matchers, chunk_rows=1)(iter([batch(*later), batch(*earlier)])))
+    )
+    assert sorted(out.to_pylist(), key=lambda r: r["date"]) == [
+        {"date": D, "hashtag_ids": [], "text_ids": [LOST]},
+        {"date": other_day, "hashtag_ids": [], "text_ids": []},
+    ]
 
 
 def test_rule4_v2_retweets_long_posts_and_quotes(spark, tmp_path):
