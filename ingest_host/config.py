@@ -288,42 +288,56 @@ def load_settings(env_file: str | os.PathLike[str] | None = None, **overrides: o
     for old, new in _REPLACED.items():
         if (env.get(old) or "").strip():
             raise ConfigError(f"{old} is no longer read: {new}")
-    sync = env.get("TRENDING_TV_SQLITE_SYNCHRONOUS", "FULL").strip().upper() or "FULL"
+    d = Settings()  # the defaults have one home: the dataclass
+    sync = (
+        env.get("TRENDING_TV_SQLITE_SYNCHRONOUS", d.sqlite_synchronous).strip().upper()
+        or d.sqlite_synchronous
+    )
     if sync not in ("NORMAL", "FULL"):
         raise ConfigError(f"TRENDING_TV_SQLITE_SYNCHRONOUS must be NORMAL or FULL, got {sync!r}")
     values: dict[str, object] = dict(
-        lake=env.get("TRENDING_TV_LAKE") or "./lake",
-        buffer=env.get("TRENDING_TV_BUFFER") or "./ingest_buffer.sqlite3",
+        lake=env.get("TRENDING_TV_LAKE") or d.lake,
+        buffer=env.get("TRENDING_TV_BUFFER") or d.buffer,
         x_bearer_token=Secret(env.get("X_BEARER_TOKEN", "").strip()),
         tmdb_api_key=Secret(env.get("TMDB_API_KEY", "").strip()),
-        x_api_url=_base_url(env, "TRENDING_TV_X_API_URL", "https://api.twitter.com"),
-        tmdb_api_url=_base_url(env, "TRENDING_TV_TMDB_API_URL", "https://api.themoviedb.org/3"),
-        tracked_shows=env.get("TRENDING_TV_TRACKED_SHOWS", ""),
-        max_posts_per_hour=_int(env, "TRENDING_TV_MAX_POSTS_PER_HOUR", 5000),
-        retention_days=_int(env, "TRENDING_TV_RETENTION_DAYS", 7),
-        stream_budget_usd=_float(env, "TRENDING_TV_STREAM_BUDGET_USD", 30.0),
-        price_per_post_read=_float(env, "TRENDING_TV_PRICE_PER_POST_READ", 0.005, minimum=1e-6),
-        price_per_counts_request=_float(env, "TRENDING_TV_PRICE_PER_COUNTS_REQUEST", 0.005),
-        monthly_read_cap=_int(env, "TRENDING_TV_MONTHLY_READ_CAP", 2_000_000),
-        monthly_spend_limit_usd=_float(env, "TRENDING_TV_MONTHLY_SPEND_LIMIT_USD", 110.0),
-        counts_query_max_chars=_int(env, "TRENDING_TV_COUNTS_QUERY_MAX_CHARS", 512, minimum=32),
-        counts_min_coverage=_float(env, "TRENDING_TV_COUNTS_MIN_COVERAGE", 0.95),
-        slices_per_hour=_int(env, "TRENDING_TV_SLICES_PER_HOUR", 12, minimum=1),
-        rule_limit=_int(env, "TRENDING_TV_RULE_LIMIT", 1000, minimum=1),
-        rule_max_chars=_int(env, "TRENDING_TV_RULE_MAX_CHARS", 1024, minimum=16),
-        stream_read_timeout=_float(env, "TRENDING_TV_STREAM_READ_TIMEOUT", 21.0, minimum=0.1),
-        stop_timeout=_float(env, "TRENDING_TV_STOP_TIMEOUT", 25.0),
+        x_api_url=_base_url(env, "TRENDING_TV_X_API_URL", d.x_api_url),
+        tmdb_api_url=_base_url(env, "TRENDING_TV_TMDB_API_URL", d.tmdb_api_url),
+        tracked_shows=env.get("TRENDING_TV_TRACKED_SHOWS", d.tracked_shows),
+        max_posts_per_hour=_int(env, "TRENDING_TV_MAX_POSTS_PER_HOUR", d.max_posts_per_hour),
+        retention_days=_int(env, "TRENDING_TV_RETENTION_DAYS", d.retention_days),
+        stream_budget_usd=_float(env, "TRENDING_TV_STREAM_BUDGET_USD", d.stream_budget_usd),
+        price_per_post_read=_float(
+            env, "TRENDING_TV_PRICE_PER_POST_READ", d.price_per_post_read, minimum=1e-6
+        ),
+        price_per_counts_request=_float(
+            env, "TRENDING_TV_PRICE_PER_COUNTS_REQUEST", d.price_per_counts_request
+        ),
+        monthly_read_cap=_int(env, "TRENDING_TV_MONTHLY_READ_CAP", d.monthly_read_cap),
+        monthly_spend_limit_usd=_float(env, "TRENDING_TV_MONTHLY_SPEND_LIMIT_USD", d.monthly_spend_limit_usd),
+        counts_query_max_chars=_int(
+            env, "TRENDING_TV_COUNTS_QUERY_MAX_CHARS", d.counts_query_max_chars, minimum=32
+        ),
+        counts_min_coverage=_float(env, "TRENDING_TV_COUNTS_MIN_COVERAGE", d.counts_min_coverage),
+        slices_per_hour=_int(env, "TRENDING_TV_SLICES_PER_HOUR", d.slices_per_hour, minimum=1),
+        rule_limit=_int(env, "TRENDING_TV_RULE_LIMIT", d.rule_limit, minimum=1),
+        rule_max_chars=_int(env, "TRENDING_TV_RULE_MAX_CHARS", d.rule_max_chars, minimum=16),
+        stream_read_timeout=_float(
+            env, "TRENDING_TV_STREAM_READ_TIMEOUT", d.stream_read_timeout, minimum=0.1
+        ),
+        stop_timeout=_float(env, "TRENDING_TV_STOP_TIMEOUT", d.stop_timeout),
         sqlite_synchronous=sync,
-        upload_grace_minutes=_int(env, "TRENDING_TV_UPLOAD_GRACE_MINUTES", 5),
-        upload_gzip=_bool(env, "TRENDING_TV_UPLOAD_GZIP", False),
-        retry_attempts=_int(env, "TRENDING_TV_RETRY_ATTEMPTS", 5, minimum=1),
-        retry_wait=_float(env, "TRENDING_TV_RETRY_WAIT", 2.0),
-        retry_wait_max=_float(env, "TRENDING_TV_RETRY_WAIT_MAX", 60.0),
-        http_timeout=_float(env, "TRENDING_TV_HTTP_TIMEOUT", 15.0, minimum=0.1),
-        tmdb_min_coverage=_float(env, "TRENDING_TV_TMDB_MIN_COVERAGE", 0.95),
-        tmdb_requests_per_second=_float(env, "TRENDING_TV_TMDB_REQUESTS_PER_SECOND", 4.0),
-        popular_top_n=_int(env, "TRENDING_TV_POPULAR_TOP_N", 160, minimum=1),
-        show_overrides=env.get("TRENDING_TV_SHOW_OVERRIDES", ""),
+        upload_grace_minutes=_int(env, "TRENDING_TV_UPLOAD_GRACE_MINUTES", d.upload_grace_minutes),
+        upload_gzip=_bool(env, "TRENDING_TV_UPLOAD_GZIP", d.upload_gzip),
+        retry_attempts=_int(env, "TRENDING_TV_RETRY_ATTEMPTS", d.retry_attempts, minimum=1),
+        retry_wait=_float(env, "TRENDING_TV_RETRY_WAIT", d.retry_wait),
+        retry_wait_max=_float(env, "TRENDING_TV_RETRY_WAIT_MAX", d.retry_wait_max),
+        http_timeout=_float(env, "TRENDING_TV_HTTP_TIMEOUT", d.http_timeout, minimum=0.1),
+        tmdb_min_coverage=_float(env, "TRENDING_TV_TMDB_MIN_COVERAGE", d.tmdb_min_coverage),
+        tmdb_requests_per_second=_float(
+            env, "TRENDING_TV_TMDB_REQUESTS_PER_SECOND", d.tmdb_requests_per_second
+        ),
+        popular_top_n=_int(env, "TRENDING_TV_POPULAR_TOP_N", d.popular_top_n, minimum=1),
+        show_overrides=env.get("TRENDING_TV_SHOW_OVERRIDES", d.show_overrides),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)  # type: ignore[arg-type]

@@ -3,10 +3,13 @@ that survives power loss by default."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import fields
+
 import pytest
 
 from ingest_host.buffer import Buffer
-from ingest_host.config import ConfigError, load_settings
+from ingest_host.config import ConfigError, Settings, load_settings
 from trending_tv_tests.ingest_host.conftest import run_cli
 
 
@@ -54,3 +57,14 @@ def test_lake_keys_that_could_leave_a_staging_folder_are_refused():
     for key in ("../etc/passwd", "tweet_raw/../../x", "/abs/key", "tweet_raw/./x", "a\\..\\b", "", "a\0b"):
         with pytest.raises(ValueError, match="Invalid lake key"):
             check_key(key)
+
+
+def test_unset_variables_take_the_dataclass_defaults(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith(("TRENDING_TV_", "TMDB_", "X_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    loaded, defaults = load_settings(), Settings()
+    assert {f.name: getattr(loaded, f.name) for f in fields(Settings) if f.type != "Secret"} == {
+        f.name: getattr(defaults, f.name) for f in fields(Settings) if f.type != "Secret"
+    }
