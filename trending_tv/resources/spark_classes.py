@@ -118,15 +118,29 @@ def _check(archive: Path) -> None:
     _stop_and_wait_for_jvm(spark)
 
 
+def _child(mode: str, archive: Path, timeout: float) -> subprocess.CompletedProcess | None:
+    """Run this module as `--record` or `--check` on `archive`; None when it timed out."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "trending_tv.resources.spark_classes", f"--{mode}", str(archive)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        print(f"Spark class archive: --{mode} did not finish in {timeout:.0f} s", file=sys.stderr)
+        return None
+
+
 def usable(archive: Path) -> bool:
     """True when a Spark session starts with `archive` and the JVM maps it without complaint."""
-    check = subprocess.run(
-        [sys.executable, "-m", "trending_tv.resources.spark_classes", "--check", str(archive)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return check.returncode == 0 and "Unable to use shared archive" not in check.stdout + check.stderr
+    check = _child("check", archive, timeout=300)
+    if check is None:
+        return False
+    if check.returncode == 0 and "Unable to use shared archive" not in check.stdout + check.stderr:
+        return True
+    print(f"Spark class archive: a session with it failed:\n{check.stderr[-1500:]}", file=sys.stderr)
+    return False
 
 
 def build(target: Path) -> bool:
@@ -134,14 +148,11 @@ def build(target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.stem}.{os.getpid()}.partial")
     try:
-        recorded = subprocess.run(
-            [sys.executable, "-m", "trending_tv.resources.spark_classes", "--record", str(partial)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        recorded = _child("record", partial, timeout=600)
+        if recorded is None:
+            return False
         if recorded.returncode != 0 or not partial.is_file():
-            print(recorded.stderr[-2000:], file=sys.stderr)
+            print(f"Spark class archive: recording failed:\n{recorded.stderr[-2000:]}", file=sys.stderr)
             return False
         if not usable(partial):
             return False
