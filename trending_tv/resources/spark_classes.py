@@ -60,12 +60,8 @@ def _session(java_options: str, app_name: str):
     from trending_tv.resources.spark import local_spark_config, use_this_python_for_workers
 
     use_this_python_for_workers()
-    builder = SparkSession.builder.appName(app_name)
-    for key, value in (
-        local_spark_config(class_archive=False) | {"spark.driver.extraJavaOptions": java_options}
-    ).items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
+    settings = local_spark_config(class_archive=False) | {"spark.driver.extraJavaOptions": java_options}
+    return SparkSession.builder.appName(app_name).config(map=settings).getOrCreate()
 
 
 def _stop_and_wait_for_jvm(spark) -> None:

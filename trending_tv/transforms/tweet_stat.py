@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -171,6 +171,21 @@ def _counted(
 _DELIVERY_COLUMNS = ("post_id", *ORDER_COLUMNS, "date", "text", "hashtags")
 
 
+def keep_first_deliveries(
+    deliveries: Iterable[Sequence], first: dict[str, tuple] | None = None
+) -> dict[str, tuple]:
+    """Rule 3 over rows (post_id, source_file, block_start, row_in_partition, *content): each post's least
+    (file, block, line) delivery, as {post_id: (order, *content)}. Adds to `first` when given (a
+    partition arriving in batches)."""
+    first = {} if first is None else first
+    for post_id, *delivery in deliveries:
+        order = tuple(delivery[: len(ORDER_COLUMNS)])
+        kept = first.get(post_id)
+        if kept is None or order < kept[0]:
+            first[post_id] = (order, *delivery[len(ORDER_COLUMNS) :])
+    return first
+
+
 class FirstDeliveriesMatched:
     """For `DataFrame.mapInArrow` over posts partitioned by post id: keeps each post's first delivery in
     file order, then line order (rule 3: the least (source_file, block_start, row_in_partition), as
@@ -188,11 +203,7 @@ class FirstDeliveriesMatched:
         first: dict[str, tuple] = {}
         for batch in batches:
             columns = (batch.column(name).to_pylist() for name in _DELIVERY_COLUMNS)
-            for post_id, *delivery in zip(*columns, strict=True):
-                order = tuple(delivery[:3])
-                kept = first.get(post_id)
-                if kept is None or order < kept[0]:
-                    first[post_id] = (order, *delivery[3:])
+            keep_first_deliveries(zip(*columns, strict=True), first)
         kept_posts = list(first.values())
         ids = pa.list_(pa.int64())
         for start in range(0, len(kept_posts), self.chunk_rows):

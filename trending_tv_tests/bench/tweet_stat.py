@@ -233,19 +233,15 @@ def day_posts(day: date) -> list[tuple[str | None, list[str] | None]]:
 
         from trending_tv.resources.spark import local_spark_config, use_this_python_for_workers
         from trending_tv.transforms.posts import ORDER_COLUMNS, parse_lines, read_raw_lines
+        from trending_tv.transforms.tweet_stat import keep_first_deliveries
 
         use_this_python_for_workers()
-        builder = SparkSession.builder.appName("bench-posts")
-        for key, value in local_spark_config().items():
-            builder = builder.config(key, value)
-        spark = builder.getOrCreate()
+        spark = SparkSession.builder.appName("bench-posts").config(map=local_spark_config()).getOrCreate()
         lines = parse_lines(read_raw_lines(spark, raw_paths([day])))
         posts = lines.where((lines.kind == "post") & (lines.date == day))
-        first: dict[str, tuple] = {}  # each post's first delivery (rule 3)
-        for r in posts.select("post_id", *ORDER_COLUMNS, "text", "hashtags").toLocalIterator():
-            order = tuple(r[c] for c in ORDER_COLUMNS)
-            if r.post_id not in first or order < first[r.post_id][0]:
-                first[r.post_id] = (order, r.text, r.hashtags)
+        first = keep_first_deliveries(
+            posts.select("post_id", *ORDER_COLUMNS, "text", "hashtags").toLocalIterator()
+        )
         rows = [(text, hashtags) for _, text, hashtags in first.values()]
         spark.stop()
         pq.write_table(pa.table({"text": [r[0] for r in rows], "hashtags": [r[1] for r in rows]}), cached)
