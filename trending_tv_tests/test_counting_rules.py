@@ -4,6 +4,7 @@ real Spark transform."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from ingest_host.lake import Lake
+from trending_tv.transforms import tweet_stat
 from trending_tv.transforms.matching import ShowMatcher, ShowTerms
 from trending_tv.transforms.tweet_stat import (
     FirstDeliveriesMatched,
@@ -254,3 +256,57 @@ def test_rule6_whole_phrases_and_either_for_tweet_count(spark, tmp_path, family)
     assert counts[(D, DEXTER)] == (0, 1, 1)
     assert counts[(D, DEXTERS_LAB)] == (0, 1, 1)
     assert counts[(D, SVU)] == (0, 0, 0)  # every tracked show has a row, zeros included
+
+
+def _with_numeric_id(line: str, post_id: int) -> str:
+    message = json.loads(line)
+    message["data"]["id"] = post_id
+    return json.dumps(message)
+
+
+# Lines whose kind only Spark's parser tells (single quotes, NaN), and a post of D whose id is a negative
+# number (Spark reads its text, "-9"; the decoder leaves it): its first delivery must be compared with
+# the decoded ones.
+LEFT_NOT_POSTS = ["{'limit':{'track':1}}", '{"x":NaN}', "{not json at all"]
+LEFT_POST = _with_numeric_id(v2_post("0", f"{D}T10:59:00.000Z", "Dexter, an early copy", ("Lost",)), -9)
+
+
+@pytest.mark.parametrize(
+    ("extra", "bring_back_bytes", "plan", "parsed_by_spark"),
+    [
+        ([], 1 << 20, "fast", 0),
+        (LEFT_NOT_POSTS, 1 << 20, "fast", 3),
+        ([*LEFT_NOT_POSTS, LEFT_POST], 1 << 20, "exact: 1 post(s) of the counted days left", 0),
+        (LEFT_NOT_POSTS, 30, "exact: 3 lines left to Spark's parser, more than", 0),
+    ],
+    ids=["all-decided", "notices-left", "post-left", "too-many-left"],
+)
+def test_the_fast_plan_counts_what_the_exact_plan_counts(
+    spark, tmp_path, monkeypatch, extra, bring_back_bytes, plan, parsed_by_spark
+):
+    monkeypatch.setattr(tweet_stat, "BRING_BACK_BYTES_PER_TASK", bring_back_bytes)
+    lines = [
+        post("v2", "1", f"{D}T10:00:00", "Lost tonight", ("Dexter",)),
+        post("v1", "2", f"{D}T10:00:01", "Dexter's Laboratory"),
+        post("v2", "1", f"{D}T10:00:00", "Mando, a later delivery"),
+        "",
+        '{"limit":{"track":12}}',
+        '{"data":{"id":"3","text":"Lost without a time"}}',
+        *extra,
+        '{"data":{"id":"4","text":"Lost, cut',
+    ]
+    lake = Lake.from_url(tmp_path)
+    write_hour(lake, D, 10, lines)
+    write_hour(lake, D, 11, [post("v2", "-9", f"{D}T10:59:00", "Lost later")])  # LEFT_POST's post again
+    paths = [
+        lake.uri(k) for k in raw_keys_for_days([o for p in prefixes_to_list([D]) for o in lake.list(p)], [D])
+    ]
+    fast = compute_tweet_stat(spark, paths, {D: SHOWS})
+    exact = compute_tweet_stat(spark, paths, {D: SHOWS}, plan="exact")
+    assert fast.plan.startswith(plan) and exact.plan == "exact"
+    assert fast.lines_parsed_by_spark == parsed_by_spark
+    assert (fast.rows, fast.line_counts, fast.per_day) == (exact.rows, exact.line_counts, exact.per_day)
+    assert fast.line_counts["corrupt"] >= 1 and fast.line_counts["invalid_post"] == 1
+    counts = {r["id"]: (r["hashtag_count"], r["text_count"], r["tweet_count"]) for r in fast.rows}
+    # The early copy of post -9 is the one counted when it is there (by its hashtag, not its text).
+    assert counts[LOST] == ((1, 1, 2) if LEFT_POST in extra else (0, 2, 2))

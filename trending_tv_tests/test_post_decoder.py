@@ -1,6 +1,7 @@
 """The Python fast path of rules 2-4 (trending_tv/transforms/post_decoder.py) gives exactly what
-Spark's parse gives, line by line, on awkward input in both payload families; and it does decide
-the well-formed posts (otherwise it would only cost time)."""
+Spark's parse gives, line by line, on awkward input in both payload families: the same posts with the
+same content, the same kind for every other line it decides; and it does decide the well-formed posts
+and the usual notices and bad lines (otherwise it would only cost time)."""
 
 from __future__ import annotations
 
@@ -58,17 +59,49 @@ DECIDED = [
     ),
     _v1(id_str="34", extended_tweet={"full_text": "extended, no tags", "entities": {"hashtags": []}}),
     _v1(id_str="35", retweeted_status=v1_object("36", "2020-11-20T00:00:00", "Lost retweeted", ("rt",))),
+    _v2({"id": "50"}, errors=[{"title": "partial"}]),  # a post; `errors` is only kept as JSON text
 ]
 
-# Lines the fast path must leave to Spark (they are not posts, or Spark's answer needs Spark).
+# Lines the fast path must classify itself, with the kind Spark gives them (not posts).
+KINDS_DECIDED = {
+    "": "keepalive",
+    "   ": "keepalive",
+    " \t\x0b\x0c ": "keepalive",
+    '{"limit":{"track":12}}': "limit",
+    '{"limit":5,"delete":null}': "limit",
+    '{"delete":{"status":{"id":1}}}': "delete",
+    '{"limit":null,"delete":[]}': "delete",
+    '{"errors":[{"title":"operational-disconnect"}]}': "errors",
+    '{"errors":"text"}': "errors",
+    '{"warning":{"code":"FALLING_BEHIND"}}': "other",
+    '{"connection_issue":"TooManyConnections","errors":null}': "other",
+    "{}": "other",
+    # Spark matches field names exactly (as msgspec does): a capitalised key is another field.
+    '{"Data":{"id":"67","text":"capital","created_at":"2020-11-23T10:00:00.000Z"}}': "other",
+    '{"data":{"ID":"68","text":"capital id","created_at":"2020-11-23T10:00:00.000Z"}}': "invalid_post",
+    '{"data":{}}': "invalid_post",
+    _v2({"id": "   "}): "invalid_post",
+    _v2({"id": None}): "invalid_post",
+    _v2({"id": "52", "created_at": ""}): "invalid_post",
+    _v2({"id": "52", "created_at": None}): "invalid_post",
+    _v1(id_str="73", created_at=None): "invalid_post",  # a v1.1 status by its text, without a time
+    _v1(id_str="77", created_at=""): "invalid_post",
+    _v1(id_str=" ", id=78): "invalid_post",  # id_str is the id when given, even blank
+    _v2({"id": "61"}) + _v2({"id": "62"}): "corrupt",  # two posts glued together
+    _v2({"id": "63"}) + " trailing": "corrupt",
+    _v2({"id": "63"})[:-40] + _v2({"id": "64"}): "corrupt",  # cut off, then the next message
+    _v2({"id": "65"})[:-40]: "corrupt",  # cut off at the end of the file
+    '{"data":{"id":"66" "text":"x"}}': "corrupt",
+    '{"data" {"id":"66"}}': "corrupt",
+    "[1 2]": "corrupt",
+    "<html><head><title>503 Service Temporarily Unavailable</title></head></html>": "corrupt",
+    "]": "corrupt",
+    '],"x":[{"y":1}': "corrupt",
+    "\ufeff{}": "corrupt",  # a byte-order mark is not JSON
+}
+
+# Lines the fast path must leave to Spark (Spark's answer needs Spark).
 UNDECIDED = [
-    "",
-    "   ",
-    '{"limit":{"track":12}}',
-    '{"delete":{"status":{"id":1}}}',
-    '{"errors":[{"title":"operational-disconnect"}]}',
-    _v2({"id": "50"}, errors=[{"title": "partial"}]),  # a post, but `errors` is kept as JSON text
-    _v2({"id": "   "}),
     _v2({"id": "53", "created_at": "2020-11-23T10:00:00.000+01:00"}),
     _v2({"id": "54", "created_at": "2020-02-30T10:00:00.000Z"}),
     _v2({"id": "55", "created_at": "2020-11-23T24:00:00Z"}),
@@ -76,14 +109,10 @@ UNDECIDED = [
     _v2({"id": "57", "entities": {"hashtags": {"tag": "x"}}}),
     _v2({"id": "58", "entities": {"hashtags": [{"tag": 5}]}}),
     _v2({"id": "59"}, includes="nope"),
-    '{"data":{}}',
     '{"data":"text"}',
-    _v2({"id": "61"}) + _v2({"id": "62"}),
-    _v2({"id": "63"}) + " trailing",
     '{"data":{"id":"64","text":"bad \\ud800 surrogate","created_at":"2020-11-23T10:00:00.000Z"}}',
     '{"data":{"id":"65","text":"nan","created_at":"2020-11-23T10:00:00.000Z"},"x":NaN}',
     "{'data':{'id':'66','text':'single quotes','created_at':'2020-11-23T10:00:00.000Z'}}",
-    '{"Data":{"id":"67","text":"capital","created_at":"2020-11-23T10:00:00.000Z"}}',
     '{"data":{"id":"68","text":"deep","created_at":"2020-11-23T10:00:00.000Z"},"q":'
     + "[" * 1100
     + "]" * 1100
@@ -97,7 +126,6 @@ UNDECIDED = [
     _v1(id_str=None, id=1.5),
     _v1(id_str="71", created_at="Mon Nov 23 10:00:00 +0100 2020"),
     _v1(id_str="72", created_at="Mon nov 23 10:00:00 +0000 2020"),
-    _v1(id_str="73", created_at=None),  # a v1.1 status by its text, without a time: invalid_post
     _v1(id_str="74", retweeted_status=5),
     _v1(id_str="75", extended_tweet={"full_text": 7}),
     "[1, 2]",
@@ -105,8 +133,10 @@ UNDECIDED = [
     '"just a string"',
     "5",
     "null",
-    "{}",
     "{not json",
+    "{'data':{'id':'79'}}{",  # single quotes: Jackson reads further than msgspec
+    '{"a":NaN',
+    '{"a":tru}',
 ]
 # Raw bytes that are not UTF-8, in a post that is otherwise well formed.
 INVALID_UTF8 = b'{"data":{"id":"80","text":"bad \xff byte","created_at":"2020-11-23T10:00:00.000Z"}}'
@@ -115,18 +145,24 @@ INVALID_UTF8 = b'{"data":{"id":"80","text":"bad \xff byte","created_at":"2020-11
 def _write(tmp_path) -> list[str]:
     lake = Lake.from_url(tmp_path)
     key = layout.tweet_hour_key(datetime(2020, 11, 23, 10))
-    body = "\n".join(DECIDED + UNDECIDED).encode() + b"\n" + INVALID_UTF8 + b"\n"
+    body = "\n".join(ALL_LINES).encode() + b"\n" + INVALID_UTF8 + b"\n"
     path = tmp_path / key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
     return [lake.uri(key)]
 
 
+ALL_LINES = [*DECIDED, *KINDS_DECIDED, *UNDECIDED]
+
+
 def test_the_fast_path_decides_well_formed_posts_and_nothing_doubtful():
     decoder = PostDecoder(RAW_LINE)
     assert [i for i, line in enumerate(DECIDED) if decoder.decide(line.encode()) is None] == []
-    assert [line[:60] for line in UNDECIDED if decoder.decide(line.encode()) is not None] == []
-    assert decoder.decide(INVALID_UTF8) is None
+    assert [line[:60] for line in UNDECIDED if decoder.classify(line.encode()) is not None] == []
+    assert decoder.classify(INVALID_UTF8) is None
+    classified = {line: decoder.classify(line.encode()) for line in KINDS_DECIDED}
+    assert {line: c and c[0] for line, c in classified.items()} == KINDS_DECIDED
+    assert all(c[1] is None for c in classified.values())
 
 
 def test_the_sampled_digit_run_guard_finds_every_long_run():
@@ -157,7 +193,7 @@ def test_the_fast_path_decodes_what_spark_decodes(spark, tmp_path):
         return sorted(tuple(r) for r in parsed.select(*columns).collect())
 
     spark_only, with_fast_path = rows(decide_posts_in_python=False), rows()
-    assert len(spark_only) == len(DECIDED) + len(UNDECIDED) + 1
+    assert len(spark_only) == len(ALL_LINES) + 1
     assert with_fast_path == spark_only
     # The answers are not trivially equal: every decided line is a post, with its content.
     kinds = [r[3] for r in with_fast_path]
@@ -170,3 +206,32 @@ def test_the_fast_path_decodes_what_spark_decodes(spark, tmp_path):
     assert by_id["14"][7] == "dup2"  # a repeated key: the last value, as Spark reads it
     assert by_id["32"][4] == "32" and by_id["33"][8] == ["LostExt"] and by_id["34"][8] == ["lost"]
     assert by_id["35"][7] == "Lost retweeted"
+
+
+def test_every_kind_the_fast_path_decides_is_sparks(spark, tmp_path):
+    # Line by line over the whole file (in file order): where the decoder gives a kind, Spark's own
+    # parse of that line gives the same kind.
+    paths = _write(tmp_path)
+    parsed = parse_lines(read_raw_lines(spark, paths), decide_posts_in_python=False)
+    spark_kinds = [r["kind"] for r in parsed.orderBy("block_start", "row_in_partition").collect()]
+    decoder = PostDecoder(RAW_LINE)
+    lines = [line.encode() for line in ALL_LINES] + [INVALID_UTF8]
+    assert len(spark_kinds) == len(lines)
+    decided = [(i, c[0], spark_kinds[i]) for i, c in enumerate(map(decoder.classify, lines)) if c is not None]
+    assert len(decided) == len(DECIDED) + len(KINDS_DECIDED)
+    assert [(i, mine, theirs) for i, mine, theirs in decided if mine != theirs] == []
+
+
+def test_classify_lines_lets_the_parsers_depth_limit_stand_in_for_counting_brackets():
+    decoder = PostDecoder(RAW_LINE)
+    post = json.loads(v2_post("1", WHEN + ".000Z", "Lost", ()))
+    wide = json.dumps({**post, "q": [[] for _ in range(950)]}).encode()  # 950 brackets, 2 deep
+    deep = json.dumps(post)[:-1].encode() + b',"q":' + b"[" * 1100 + b"]" * 1100 + b"}"
+    near = json.dumps(post)[:-1].encode() + b',"q":' + b"[" * 995 + b"]" * 995 + b"}"
+    lines = [line.encode() for line in ALL_LINES] + [INVALID_UTF8]
+    classified = decoder.classify_lines([*lines, wide, deep, near])
+    # On this interpreter msgspec's depth follows the recursion limit: the probe is refused.
+    assert decoder.depth_guarded
+    assert classified[-3][0] == "post" and classified[-2:] == [None, None]
+    assert decoder.classify(wide) is None  # one line at a time, the brackets are counted
+    assert classified[:-3] == [decoder.classify(line) for line in lines]  # every other answer unchanged

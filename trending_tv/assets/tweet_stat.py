@@ -94,6 +94,10 @@ def tweet_stat(
                 "keepalives_skipped": result.line_counts["keepalive"],
                 "notices_skipped": sum(notices.values()),
                 "notices_by_kind": MetadataValue.json(notices),
+                # Which plan counted (docs/design.md, "How tweet_stat runs"), and how many lines only
+                # Spark's JSON parser could classify.
+                "plan": result.plan,
+                "lines_parsed_by_spark": result.lines_parsed_by_spark,
                 "per_day": table(per_day, {"day": "date", "posts": "int", "duplicates_dropped": "int"}),
                 "top_shows": table(
                     _top_shows(rows, names),

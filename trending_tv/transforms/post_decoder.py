@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 import msgspec
@@ -32,6 +33,10 @@ from pyspark.sql import types as T
 # Python's str() of it, so ids sent as numbers (v1.1 statuses carry both `id` and `id_str`) can be
 # decided here. Any other number in a string field leaves the line to Spark.
 _NUMBER_AS_TEXT_FIELDS = frozenset({"id"})
+# The notices' fields, which Spark keeps as JSON text whatever their value: only whether they are
+# null matters (a line's kind), so they are read as raw JSON of any type.
+_ANY_JSON_FIELDS = frozenset({"limit", "delete", "errors"})
+_RAW_NULL = b"null"
 
 
 def _msgspec_type(dtype: T.DataType, name: str, field_name: str):
@@ -44,13 +49,22 @@ def _msgspec_type(dtype: T.DataType, name: str, field_name: str):
     raise TypeError(f"no msgspec type for {dtype}")
 
 
-def _struct_class(schema: T.StructType, name: str) -> type[msgspec.Struct]:
+def _struct_class(
+    schema: T.StructType, name: str, any_json: frozenset[str] = frozenset()
+) -> type[msgspec.Struct]:
     fields = [
-        (f.name, _msgspec_type(f.dataType, name + f.name.title().replace("_", ""), f.name), None)
+        (f.name, msgspec.Raw, msgspec.Raw())
+        if f.name in any_json
+        else (f.name, _msgspec_type(f.dataType, name + f.name.title().replace("_", ""), f.name), None)
         for f in schema.fields
         if f.name != "_corrupt_record"
     ]
     return msgspec.defstruct(name, fields, forbid_unknown_fields=False)
+
+
+def _present(raw: msgspec.Raw) -> bool:
+    """A notice field Spark reads as non-null: given, and not JSON null."""
+    return len(raw) > 0 and bytes(raw) != _RAW_NULL
 
 
 _V2_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?Z")
@@ -89,16 +103,57 @@ def _has_long_digit_run(raw: bytes) -> bool:
     return _LONG_DIGIT_RUN in raw.translate(_DIGITS_AS_ZERO)
 
 
-def _within_parser_limits(raw: bytes) -> bool:
+def _within_parser_limits(raw: bytes, count_openings: bool = True) -> bool:
     return (
         len(raw) <= _MAX_LINE_BYTES
-        and raw.count(b"{") + raw.count(b"[") <= _MAX_OPENINGS
+        and (not count_openings or raw.count(b"{") + raw.count(b"[") <= _MAX_OPENINGS)
         and not _has_long_digit_run(raw)
     )
 
 
+# Counting brackets reads every line twice more. msgspec itself refuses to nest deeper than Python's
+# recursion limit allows from where it is called (Py_EnterRecursiveCall), so within classify_lines the
+# limit is set just above the current depth, and a post nested _MAX_OPENINGS deep must be refused
+# there: when it is (checked on every call, at the depth the lines are decoded), a decoded line is
+# known to nest less deep than that and its brackets are not counted. Where the interpreter does not
+# tie msgspec's depth to that limit, the probe decodes and the brackets are counted as before.
+_DEPTH_PROBE = (
+    b'{"data":{"id":"1","created_at":"2020-01-01T00:00:00Z"},"q":'
+    + b"[" * _MAX_OPENINGS
+    + b"]" * _MAX_OPENINGS
+    + b"}"
+)
+
+
+def _stack_depth() -> int:
+    frame, depth = sys._getframe(1), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
+
+
 class _Undecided(Exception):
     """The line is left to Spark."""
+
+
+# A keep-alive line holds only these (ASCII whitespace, as in posts.WHITESPACE).
+_BLANK = b" \t\n\r\x0b\x0c"
+# JSON's own whitespace, which both parsers skip before a value.
+_JSON_SPACE = b" \t\n\r"
+# The bytes a JSON value can start with in Spark's parser (Jackson with Spark's options: single quotes,
+# NaN, Infinity and signed infinities allowed). A line starting with any other byte cannot be one value.
+_VALUE_STARTS = frozenset(b"{[\"'-+0123456789tfnNI")
+# Syntax errors msgspec reports where Spark's parser has no leniency either: the line ends inside a
+# value, a complete value is followed by more, or a value or key is not followed by `,`, a closing
+# bracket or `:` (Jackson's extensions only apply where a value or key starts). Such a line is corrupt
+# for Spark too: wrapped in the parse's marker array it never parses as exactly one value.
+_CORRUPT_SYNTAX = (
+    "Input data was truncated",
+    "JSON is malformed: trailing characters",
+    "JSON is malformed: expected ',' or '}'",
+    "JSON is malformed: expected ',' or ']'",
+    "JSON is malformed: expected ':'",
+)
 
 
 def _text(value: str | int | None) -> str | None:
@@ -181,7 +236,25 @@ class PostDecoder:
 
     def __init__(self, schema: T.StructType):
         self.schema = schema
-        self._decoder = msgspec.json.Decoder(_struct_class(schema, "RawLine"))
+        self._decoder = msgspec.json.Decoder(_struct_class(schema, "RawLine", _ANY_JSON_FIELDS))
+        self._count_openings = True
+        self.depth_guarded = False  # whether the last classify_lines relied on the depth limit
+
+    def classify_lines(self, lines: Iterable[bytes]) -> list[tuple[str, tuple | None] | None]:
+        """classify() of each line; with the recursion limit standing in for counting brackets where
+        the probe shows it does (see _DEPTH_PROBE)."""
+        saved = sys.getrecursionlimit()
+        # The probe is decoded from this frame; the lines one frame deeper (the comprehension), with
+        # less room to nest, so they are refused at least as early as the probe.
+        sys.setrecursionlimit(_stack_depth() + _MAX_OPENINGS)
+        try:
+            self._count_openings = False
+            self.depth_guarded = self.classify(_DEPTH_PROBE) is None
+            self._count_openings = not self.depth_guarded
+            return [self.classify(line) for line in lines]
+        finally:
+            self._count_openings = True
+            sys.setrecursionlimit(saved)
 
     def __getstate__(self) -> dict:
         # Shipped to Spark's Python workers as the schema; each worker builds its own structs.
@@ -192,24 +265,68 @@ class PostDecoder:
 
     def decide(self, raw: bytes) -> tuple[str, datetime, str | None, list[str | None]] | None:
         """(post id, created_at, text, hashtags) when the line is certainly a post, else None."""
-        if not _within_parser_limits(raw):
+        decided = self.classify(raw)
+        return decided[1] if decided is not None and decided[0] == "post" else None
+
+    def classify(self, raw: bytes) -> tuple[str, tuple | None] | None:
+        """(kind, (post id, created_at, text, hashtags) for a post, else None) when the line's kind is
+        certainly the one Spark's parse gives it (posts.KINDS); None when the line is left to Spark."""
+        if not raw.startswith(b"{") and not raw.strip(_BLANK):
+            return "keepalive", None
+        if not _within_parser_limits(raw, self._count_openings):
             return None
         try:
             line = self._decoder.decode(raw)
-            if line.data is not None:
-                post = _v2_post(line)
-            elif (line.id_str is not None or line.id is not None) and (
-                line.created_at is not None or line.text is not None
-            ):
-                post = _v1_post(line)
-            else:
+        except msgspec.ValidationError:  # valid JSON, a field of another type: Spark may read it
+            return self._corrupt_or_undecided(raw, typed=False)
+        except msgspec.DecodeError as error:
+            return self._corrupt_or_undecided(raw, typed=True, error=error)
+        except RecursionError:
+            return None
+        if line.data is not None:
+            family, post_id, created_at = _v2_post, line.data.id, line.data.created_at
+        elif (line.id_str is not None or line.id is not None) and (
+            line.created_at is not None or line.text is not None
+        ):
+            family, post_id = _v1_post, (line.id_str if line.id_str is not None else line.id)
+            created_at = line.created_at
+        elif _present(line.limit):
+            return "limit", None
+        elif _present(line.delete):
+            return "delete", None
+        elif _present(line.errors):
+            return "errors", None
+        else:
+            return "other", None
+        # Spark's trim() removes spaces only; an empty timestamp never parses.
+        blank_id = post_id is None or (isinstance(post_id, str) and not post_id.strip(" "))
+        if blank_id or created_at in (None, ""):
+            return "invalid_post", None
+        try:
+            post = family(line)
+        except _Undecided:
+            return None
+        return "post", post
+
+    @staticmethod
+    def _corrupt_or_undecided(
+        raw: bytes, *, typed: bool, error: msgspec.DecodeError | None = None
+    ) -> tuple[str, None] | None:
+        """ "corrupt" when the line certainly cannot be one JSON value for Spark's parser either."""
+        start = raw.lstrip(_JSON_SPACE)[:1]
+        if start and start[0] not in _VALUE_STARTS:
+            return "corrupt", None
+        if not typed:  # the typed decoder stopped at a field's type: look at the syntax alone
+            try:
+                msgspec.json.decode(raw)
                 return None
-        except (msgspec.MsgspecError, RecursionError, _Undecided):
-            return None
-        post_id = post[0]
-        if post_id is None or not post_id.strip(" "):  # Spark's trim() removes spaces only
-            return None
-        return post  # type: ignore[return-value]
+            except msgspec.DecodeError as untyped_error:
+                error = untyped_error
+            except RecursionError:
+                return None
+        if str(error).startswith(_CORRUPT_SYNTAX):
+            return "corrupt", None
+        return None
 
     def decide_batches(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """For `DataFrame.mapInArrow`: adds the DECIDED_COLUMNS to each batch and keeps `value`

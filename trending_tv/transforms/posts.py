@@ -15,7 +15,10 @@ Kinds of line:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from urllib.parse import unquote, urlparse
 
+import pyarrow.fs as pafs
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -94,6 +97,36 @@ def read_raw_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     )
 
 
+def raw_file_lines(uri: str, chunk_bytes: int = 8 << 20) -> Iterator[list[bytes]]:
+    """The lines of one raw file, in order, a chunk at a time, as Spark's text reader splits them
+    (at `\n`, `\r\n` or a lone `\r`; no empty line after a final separator; `.gz` decompressed).
+    `uri` is a local path, a file: URI, or an s3:// / s3a:// URI (read with pyarrow's S3 client, which
+    takes its credentials and endpoint from the usual AWS settings)."""
+    if uri.startswith(("s3://", "s3a://")):
+        filesystem, path = pafs.FileSystem.from_uri("s3://" + uri.split("://", 1)[1])
+    else:
+        filesystem, path = (
+            pafs.LocalFileSystem(),
+            unquote(urlparse(uri).path) if uri.startswith("file:") else uri,
+        )
+    with filesystem.open_input_stream(path, compression="detect") as stream:
+        carry, after_cr = b"", False
+        while chunk := stream.read(chunk_bytes):
+            if after_cr and chunk.startswith(b"\n"):  # the second half of a `\r\n` split across chunks
+                chunk, after_cr = chunk[1:], False
+                if not chunk:
+                    continue
+            lines = chunk.splitlines()
+            if carry:  # the line the last chunk ended inside
+                lines[0] = carry + lines[0]
+            after_cr = chunk.endswith(b"\r")
+            carry = b"" if chunk.endswith((b"\n", b"\r")) else lines.pop()
+            if lines:
+                yield lines
+        if carry:
+            yield [carry]
+
+
 def _hashtag_tags(array: Column, field: str) -> Column:
     return F.transform(F.coalesce(array, F.array()), lambda h: h[field])
 
@@ -153,7 +186,10 @@ def _is_one_json_value(value: Column) -> Column:
         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_c"},
     )
     items = wrapped["v"]
-    return F.coalesce(wrapped["_c"].isNull() & (F.size(items) == 2) & (items[1] == marker), F.lit(False))
+    # F.get: a line such as `],[` closes the array early, and indexing past its end fails under ANSI.
+    return F.coalesce(
+        wrapped["_c"].isNull() & (F.size(items) == 2) & (F.get(items, 1) == marker), F.lit(False)
+    )
 
 
 def _single_value_parser() -> tuple[Column, tuple[str, str]]:
@@ -214,8 +250,9 @@ def parse_lines(lines: DataFrame, *, decide_posts_in_python: bool = True) -> Dat
         *carried,
         w["_wrapper_corrupt"].isNotNull().alias("not_parsed"),
         # Parsed, and the marker is the array's second and last element: the line is one JSON value.
-        ((F.size(items) == 2) & F.coalesce(items[1][marker] == 1, F.lit(False))).alias("single"),
-        items[0].alias("j"),
+        # F.get, not items[i]: a line such as `],"x":[1` closes the array early (no element to index).
+        ((F.size(items) == 2) & F.coalesce(F.get(items, 1)[marker] == 1, F.lit(False))).alias("single"),
+        F.get(items, 0).alias("j"),
     )
     j = F.col("j")
     is_v2 = j["data"].isNotNull()
