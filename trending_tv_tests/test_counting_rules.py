@@ -13,9 +13,8 @@ import pytest
 
 from ingest_host.lake import Lake
 from trending_tv.transforms import tweet_stat
-from trending_tv.transforms.matching import ShowMatcher, ShowTerms
 from trending_tv.transforms.tweet_stat import (
-    FirstDeliveriesMatched,
+    FirstDeliveriesCounted,
     compute_tweet_stat,
     prefixes_to_list,
     raw_keys_for_days,
@@ -134,30 +133,41 @@ def test_rule3_duplicates_count_once_and_the_first_delivery_wins(spark, tmp_path
 
 
 def test_rule3_the_first_delivery_is_kept_whichever_batch_brings_it():
-    # Spark hands a partition's posts over in batches in no promised order: the least (file, block,
-    # line) wins even when it arrives last, and each day's posts meet that day's matcher.
+    # Spark hands a partition's deliveries over in batches in no promised order: the least (file, block,
+    # line) wins even when it arrives last; each post counts once, on its own day.
     other_day = date(2020, 11, 24)
-    matchers = {D: ShowMatcher(ShowTerms.from_tracked(s) for s in SHOWS), other_day: ShowMatcher([])}
+    ids = pa.list_(pa.int64())
+    schema = pa.schema(
+        [("post_id", pa.string()), ("source_file", pa.string()), ("block_start", pa.int64())]
+        + [("row_in_partition", pa.int64()), ("date", pa.date32()), ("hashtag_ids", ids), ("text_ids", ids)]
+    )
 
     def batch(*rows):
-        names = ("post_id", "source_file", "block_start", "row_in_partition", "date", "text", "hashtags")
-        return pa.RecordBatch.from_pylist([dict(zip(names, r, strict=True)) for r in rows])
+        return pa.RecordBatch.from_pylist(
+            [dict(zip(schema.names, r, strict=True)) for r in rows], schema=schema
+        )
 
     later = [
-        ("7", "file:/lake/10.json", 0, 5, D, "Dexter tonight", []),
-        ("8", "file:/lake/10.json", 0, 6, other_day, "Lost tonight", []),
+        ("7", "file:/lake/10.json", 0, 5, D, [], [DEXTER]),
+        ("8", "file:/lake/10.json", 0, 6, other_day, [], [LOST]),
     ]
     earlier = [
-        ("7", "file:/lake/09.json", 0, 9, D, "Lost tonight", []),  # an earlier file, a later line
-        ("7", "file:/lake/10.json", 0, 4, D, "Mando", ["#TheMandalorian"]),  # an earlier line, a later file
+        ("7", "file:/lake/09.json", 0, 9, D, [], [LOST]),  # an earlier file, a later line
+        ("7", "file:/lake/10.json", 0, 4, D, [MANDO], []),  # an earlier line, a later file
     ]
-    out = pa.Table.from_batches(
-        list(FirstDeliveriesMatched(matchers, chunk_rows=1)(iter([batch(*later), batch(*earlier)])))
-    )
-    assert sorted(out.to_pylist(), key=lambda r: r["date"]) == [
-        {"date": D, "hashtag_ids": [], "text_ids": [LOST]},
-        {"date": other_day, "hashtag_ids": [], "text_ids": []},
-    ]
+    counted = FirstDeliveriesCounted(["source_file", "block_start", "row_in_partition"])
+    out = pa.Table.from_batches(list(counted(iter([batch(*later), batch(*earlier)]))))
+    totals: dict[tuple, list[int]] = {}
+    for row in out.to_pylist():
+        total = totals.setdefault((row["date"], row["id"]), [0, 0, 0])
+        for i, column in enumerate(("hashtag_count", "text_count", "tweet_count")):
+            total[i] += row[column]
+    assert totals == {
+        (D, LOST): [0, 1, 1],
+        (D, 0): [0, 0, 1],
+        (other_day, LOST): [0, 1, 1],
+        (other_day, 0): [0, 0, 1],
+    }
 
 
 def test_rule4_v2_retweets_long_posts_and_quotes(spark, tmp_path):

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -51,11 +53,12 @@ TWEET_STAT_ARROW_SCHEMA = to_arrow_schema(TWEET_STAT_SCHEMA)
 COUNT_COLUMNS = ("hashtag_count", "text_count", "tweet_count")
 # The id under which each day's distinct posts are counted in the one aggregation (TMDB ids start at 1).
 _POSTS_ROW = 0
-_MATCHED = T.StructType(
+# Counts of one partition's distinct posts per (date, id), summed over the partitions by Spark.
+_PARTIAL_COUNTS = T.StructType(
     [
         T.StructField("date", T.DateType()),
-        T.StructField("hashtag_ids", T.ArrayType(T.LongType())),
-        T.StructField("text_ids", T.ArrayType(T.LongType())),
+        T.StructField("id", T.LongType()),
+        *[T.StructField(column, T.LongType()) for column in COUNT_COLUMNS],
     ]
 )
 
@@ -153,13 +156,10 @@ def _compute_exact(
     )
     day_set = F.array(*[F.lit(d) for d in days])
     posts = observed.where(is_post & F.array_contains(day_set, F.col("date")))
-    # Every delivery of a post lands in the same partition; Python keeps the first and matches it.
-    matched = (
-        posts.select(*_DELIVERY_COLUMNS)
-        .repartition("post_id")
-        .mapInArrow(FirstDeliveriesMatched(_matchers_by_day(shows_by_day)), _MATCHED)
+    matched = posts.select("post_id", *ORDER_COLUMNS, "date", "text", "hashtags").mapInArrow(
+        DeliveriesMatched(_matchers_by_day(shows_by_day)), _MATCHED_DELIVERIES
     )
-    counts = _distinct_posts_counted(matched)
+    counts = _distinct_posts_counted(matched, ORDER_COLUMNS)
     metrics = observation.get
     line_counts = {kind: int(metrics[kind]) for kind in KINDS}
     delivered = {d: int(metrics[f"delivered_{d:%Y%m%d}"]) for d in days}
@@ -168,20 +168,14 @@ def _compute_exact(
     )
 
 
-def _distinct_posts_counted(matched: DataFrame) -> list:
-    """Per (date, id) over one row per distinct post (date, hashtag_ids, text_ids): posts by hashtag, by
-    text and either; every post also counts once under id 0, whose row is the day's distinct posts."""
-    hashtag_ids, text_ids = F.col("hashtag_ids"), F.col("text_ids")
-    ids = F.array_union(F.array(F.lit(_POSTS_ROW).cast("long")), F.array_union(hashtag_ids, text_ids))
+def _distinct_posts_counted(deliveries: DataFrame, order: Sequence[str]) -> list:
+    """Per (date, id), over each post's first delivery in `order` (rule 3) among `deliveries` (post_id,
+    *order, date, hashtag_ids, text_ids): posts by hashtag, by text and either; id 0's row is the day's
+    number of distinct posts. Every delivery of a post lands in one partition, where Arrow keeps the
+    first and counts; Spark sums the partitions' counts."""
+    partial = deliveries.repartition("post_id").mapInArrow(FirstDeliveriesCounted(order), _PARTIAL_COUNTS)
     return (
-        matched.select("date", F.explode(ids).alias("id"), hashtag_ids.alias("h"), text_ids.alias("t"))
-        .groupBy("date", "id")
-        .agg(
-            F.count_if(F.array_contains("h", F.col("id"))).alias("hashtag_count"),
-            F.count_if(F.array_contains("t", F.col("id"))).alias("text_count"),
-            F.count("*").alias("tweet_count"),
-        )
-        .collect()
+        partial.groupBy("date", "id").agg(*[F.sum(c).cast("long").alias(c) for c in COUNT_COLUMNS]).collect()
     )
 
 
@@ -193,9 +187,11 @@ _UNDECIDED = "undecided"
 # Bytes of undecided lines each task brings back to the driver (a normal day leaves a few KB in all:
 # notices, odd lines). Past it, the exact plan runs instead, so memory stays bounded on any input.
 BRING_BACK_BYTES_PER_TASK = 1 << 20
+# The fast plan's rows: a post of a counted day, a line left to Spark's parser, or a task's counts.
+_POST, _SUMMARY = "post", "summary"
 _CLASSIFIED = T.StructType(
     [
-        T.StructField("kind", T.StringType()),
+        T.StructField("kind", T.StringType()),  # _POST, _UNDECIDED or _SUMMARY
         T.StructField("post_id", T.StringType()),
         # Rule 3's order in this plan: the file's number in path order, then the line's in the file.
         T.StructField("file_number", T.LongType()),
@@ -203,9 +199,13 @@ _CLASSIFIED = T.StructType(
         T.StructField("date", T.DateType()),
         T.StructField("hashtag_ids", T.ArrayType(T.LongType())),
         T.StructField("text_ids", T.ArrayType(T.LongType())),
-        T.StructField("value", T.BinaryType()),  # the undecided lines brought back, else null
+        T.StructField("value", T.BinaryType()),  # an undecided line's bytes
+        # A summary's count of lines of kind `counted` (and posts delivered for `date` when "delivered").
+        T.StructField("counted", T.StringType()),
+        T.StructField("count", T.LongType()),
     ]
 )
+_DELIVERED, _NOT_BROUGHT_BACK = "delivered", "not_brought_back"
 _FILE_ORDER = ("file_number", "line_number")
 _LEFT_LINE_COLUMNS = ("value", *_FILE_ORDER)
 
@@ -225,35 +225,32 @@ def _compute_fast(
     tasks = len(files_by_task)
     classified = spark.range(0, tasks, 1, tasks).mapInArrow(classify, _CLASSIFIED)
     observation = Observation("tweet_stat_lines")
-    kind, is_post = F.col("kind"), F.col("kind") == "post"
-    undecided = kind == _UNDECIDED
+    kind = F.col("kind")
     observed = classified.observe(
         observation,
-        *[F.count_if(kind == k).alias(k) for k in (*KINDS, _UNDECIDED)],
-        F.count_if(undecided & F.col("value").isNull()).alias("not_brought_back"),
-        F.collect_list(F.when(undecided, F.struct(*_LEFT_LINE_COLUMNS))).alias("left_lines"),
-        *[F.count_if(is_post & (F.col("date") == F.lit(d))).alias(f"delivered_{d:%Y%m%d}") for d in days],
+        F.collect_list(F.when(kind == _SUMMARY, F.struct("counted", "date", "count"))).alias("summaries"),
+        F.collect_list(F.when(kind == _UNDECIDED, F.struct(*_LEFT_LINE_COLUMNS))).alias("left_lines"),
     )
-    posts = observed.where(is_post & F.array_contains(F.array(*[F.lit(d) for d in days]), F.col("date")))
-    # Every delivery of a post lands in the same partition, where Python keeps the first.
-    first = (
-        posts.select("post_id", *_FILE_ORDER, "date", "hashtag_ids", "text_ids")
-        .repartition("post_id")
-        .mapInArrow(FirstDeliveries(), _MATCHED)
+    deliveries = observed.where(kind == _POST).select(
+        "post_id", *_FILE_ORDER, "date", "hashtag_ids", "text_ids"
     )
-    counts = _distinct_posts_counted(first)
+    counts = _distinct_posts_counted(deliveries, _FILE_ORDER)
     metrics = observation.get
-    if metrics["not_brought_back"]:
-        return f"{metrics[_UNDECIDED]} lines left to Spark's parser, more than the fast plan brings back"
-    line_counts = {k: int(metrics[k]) for k in KINDS}
-    left = [r for r in metrics["left_lines"] if r is not None]
+    totals: dict[tuple[str, date | None], int] = {}
+    for counted, day, count in metrics["summaries"]:
+        totals[(counted, day)] = totals.get((counted, day), 0) + count
+    if totals.get((_NOT_BROUGHT_BACK, None)):
+        undecided = totals[(_UNDECIDED, None)]
+        return f"{undecided} lines left to Spark's parser, more than the fast plan brings back"
+    line_counts = {k: totals.get((k, None), 0) for k in KINDS}
+    left = list(metrics["left_lines"])
     if left:
         left_counts, left_posts_in_days = _classify_left_lines(spark, left, paths, days)
         if left_posts_in_days:
             return f"{left_posts_in_days} post(s) of the counted days left to Spark's parser"
         for k, n in left_counts.items():
             line_counts[k] += n
-    delivered = {d: int(metrics[f"delivered_{d:%Y%m%d}"]) for d in days}
+    delivered = {d: totals.get((_DELIVERED, d), 0) for d in days}
     result = _counted(shows_by_day, line_counts, delivered, _counts_by_day_and_id(counts), len(raw_paths))
     result.lines_parsed_by_spark = len(left)
     return result
@@ -342,83 +339,107 @@ def _counted(
     )
 
 
-_DELIVERY_COLUMNS = ("post_id", *ORDER_COLUMNS, "date", "text", "hashtags")
-
-
-def keep_first_deliveries(
-    deliveries: Iterable[Sequence],
-    first: dict[str, tuple] | None = None,
-    order_columns: int = len(ORDER_COLUMNS),
-) -> dict[str, tuple]:
-    """Rule 3 over rows (post_id, *order, *content), the order being (source_file, block_start,
-    row_in_partition) unless `order_columns` says otherwise: each post's least delivery, as
-    {post_id: (order, *content)}. Adds to `first` when given (a partition arriving in batches)."""
-    first = {} if first is None else first
-    for post_id, *delivery in deliveries:
-        order = tuple(delivery[:order_columns])
-        kept = first.get(post_id)
-        if kept is None or order < kept[0]:
-            first[post_id] = (order, *delivery[order_columns:])
-    return first
-
-
-class FirstDeliveriesMatched:
-    """For `DataFrame.mapInArrow` over posts partitioned by post id: keeps each post's first delivery in
-    file order, then line order (rule 3: the least (source_file, block_start, row_in_partition), as
-    Spark orders them: UTF-8 bytes and code points sort alike), then matches it with its day's
-    matcher (rules 5 and 6). Yields (date, hashtag_ids, text_ids), one row per distinct post.
-
-    A hash partition of the posts and a dict replace a sort-based aggregation in the JVM (the kept
-    content is text, which Spark's hash aggregation cannot hold) and a second pass over the rows."""
-
-    def __init__(self, matchers: Mapping[date, ShowMatcher], chunk_rows: int = 2000):
-        self.matchers = dict(matchers)
-        self.chunk_rows = chunk_rows
-
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        first: dict[str, tuple] = {}
-        for batch in batches:
-            columns = (batch.column(name).to_pylist() for name in _DELIVERY_COLUMNS)
-            keep_first_deliveries(zip(*columns, strict=True), first)
-        kept_posts = list(first.values())
-        ids = pa.list_(pa.int64())
-        for start in range(0, len(kept_posts), self.chunk_rows):
-            chunk = kept_posts[start : start + self.chunk_rows]
-            found = [self.matchers[day].match(text, tags) for _, day, text, tags in chunk]
-            columns = [
-                pa.array([day for _, day, _, _ in chunk], pa.date32()),
-                pa.array([f[0] for f in found], ids),
-                pa.array([f[1] for f in found], ids),
-            ]
-            yield pa.RecordBatch.from_arrays(columns, schema=MATCHED_ARROW)
-
-
-MATCHED_ARROW = to_arrow_schema(_MATCHED)
-_CLASSIFIED_ARROW = to_arrow_schema(_CLASSIFIED)
-
-
-class FirstDeliveries:
-    """For `DataFrame.mapInArrow` over matched deliveries (post_id, file_number, line_number, date,
-    hashtag_ids, text_ids) partitioned by post id: each post's first delivery (rule 3, as in
-    FirstDeliveriesMatched), as (date, hashtag_ids, text_ids)."""
-
-    _COLUMNS = ("post_id", *_FILE_ORDER, "date", "hashtag_ids", "text_ids")
-
-    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        first: dict[str, tuple] = {}
-        for batch in batches:
-            columns = (batch.column(name).to_pylist() for name in self._COLUMNS)
-            keep_first_deliveries(zip(*columns, strict=True), first, order_columns=len(_FILE_ORDER))
-        kept = list(first.values())
-        if kept:
-            _, days, hashtag_ids, text_ids = zip(*kept, strict=True)
-            yield pa.RecordBatch.from_arrays(
-                [pa.array(days, pa.date32()), pa.array(hashtag_ids, _IDS), pa.array(text_ids, _IDS)],
-                schema=MATCHED_ARROW,
-            )
-
-
 _IDS = pa.list_(pa.int64())
+_MATCHED_DELIVERIES = T.StructType(
+    [
+        T.StructField("post_id", T.StringType()),
+        *[T.StructField(c, T.StringType() if c == "source_file" else T.LongType()) for c in ORDER_COLUMNS],
+        T.StructField("date", T.DateType()),
+        T.StructField("hashtag_ids", T.ArrayType(T.LongType())),
+        T.StructField("text_ids", T.ArrayType(T.LongType())),
+    ]
+)
+_MATCHED_DELIVERIES_ARROW = to_arrow_schema(_MATCHED_DELIVERIES)
+_PARTIAL_COUNTS_ARROW = to_arrow_schema(_PARTIAL_COUNTS)
+
+
+class DeliveriesMatched:
+    """For `DataFrame.mapInArrow` over the exact plan's posts (post_id, *ORDER_COLUMNS, date, text,
+    hashtags): each delivery matched with its day's matcher (rules 5 and 6), as (post_id, *ORDER_COLUMNS,
+    date, hashtag_ids, text_ids); the first delivery is chosen after."""
+
+    def __init__(self, matchers: Mapping[date, ShowMatcher]):
+        self.matchers = dict(matchers)
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            days, texts, tags = (batch.column(c).to_pylist() for c in ("date", "text", "hashtags"))
+            found = [self.matchers[d].match(text, t) for d, text, t in zip(days, texts, tags, strict=True)]
+            columns = [batch.column(c) for c in ("post_id", *ORDER_COLUMNS, "date")]
+            columns += [pa.array([f[0] for f in found], _IDS), pa.array([f[1] for f in found], _IDS)]
+            yield pa.RecordBatch.from_arrays(columns, schema=_MATCHED_DELIVERIES_ARROW)
+
+
+def first_deliveries(deliveries: pa.Table, order: Sequence[str]) -> pa.Table:
+    """Rule 3 on an Arrow table holding every delivery of its posts: each post_id's row with the least
+    `order` (file order, then line order; strings compare as UTF-8 bytes, as Spark compares them)."""
+    if deliveries.num_rows == 0:
+        return deliveries
+    ordered = deliveries.sort_by([("post_id", "ascending"), *[(c, "ascending") for c in order]])
+    ids = ordered.column("post_id").combine_chunks()
+    later = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1))  # a row whose id differs from the last
+    return ordered.filter(pa.concat_arrays([pa.array([True]), later]))
+
+
+class FirstDeliveriesCounted:
+    """For `DataFrame.mapInArrow` over matched deliveries partitioned by post id: keeps each post's first
+    delivery in `order` (first_deliveries), then counts them per (date, id): by hashtag, by text,
+    either, and under id 0 every post once. Vectorised in Arrow: no Python object per post."""
+
+    def __init__(self, order: Sequence[str]):
+        self.order = list(order)
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        batches = list(batches)
+        if not batches:
+            return
+        kept = first_deliveries(pa.Table.from_batches(batches), self.order)
+        if kept.num_rows == 0:
+            return
+        dates = kept.column("date").combine_chunks()
+        hashtag, text = (kept.column(c).combine_chunks() for c in ("hashtag_ids", "text_ids"))
+        by_hashtag = (pc.list_parent_indices(hashtag), pc.list_flatten(hashtag))
+        by_text = (pc.list_parent_indices(text), pc.list_flatten(text))
+        # Either: the distinct (post, id) pairs of both lists.
+        either = (
+            pa.table(
+                {
+                    "post": pa.concat_arrays([by_hashtag[0], by_text[0]]),
+                    "id": pa.concat_arrays([by_hashtag[1], by_text[1]]),
+                }
+            )
+            .group_by(["post", "id"])
+            .aggregate([])
+        )
+        parts = [
+            _counted_pairs(dates, *by_hashtag, "hashtag_count"),
+            _counted_pairs(dates, *by_text, "text_count"),
+            _counted_pairs(dates, either.column("post"), either.column("id"), "tweet_count"),
+            # Every post once under id 0: the day's distinct posts.
+            _counted_pairs(
+                dates, pa.array(range(len(dates))), _constant(_POSTS_ROW, len(dates)), "tweet_count"
+            ),
+        ]
+        yield from pa.concat_tables(parts).to_batches()
+
+
+def _constant(value: int, length: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.int64()), length)
+
+
+def _counted_pairs(dates: pa.Array, posts: pa.Array, ids: pa.Array, column: str) -> pa.Table:
+    """Rows of _PARTIAL_COUNTS with `column` = how many (post, id) pairs fall on each (date, id)."""
+    pairs = pa.table({"date": pc.take(dates, posts), "id": ids})
+    counted = pairs.group_by(["date", "id"]).aggregate([([], "count_all")])
+    count = counted.column("count_all")
+    zeros = _constant(0, counted.num_rows)
+    columns = {c: (count if c == column else zeros) for c in COUNT_COLUMNS}
+    return pa.table(
+        {"date": counted.column("date"), "id": counted.column("id"), **columns}, schema=_PARTIAL_COUNTS_ARROW
+    )
+
+
+_CLASSIFIED_ARROW = to_arrow_schema(_CLASSIFIED)
 
 
 class FilesClassifiedMatched:
@@ -444,51 +465,62 @@ class FilesClassifiedMatched:
         self.decoder = PostDecoder(RAW_LINE)
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        room = self.bring_back_bytes
+        self._room = self.bring_back_bytes
+        counts: Counter[tuple[str, date | None]] = Counter()
         for batch in batches:
             for task in batch.column(0).to_pylist():
                 for file_number, path in self.files_by_task[task]:
                     first_line = 0
                     for lines in raw_file_lines(path):
-                        classified, room = self._classified(lines, file_number, first_line, room)
+                        yield self._classified(lines, file_number, first_line, counts)
                         first_line += len(lines)
-                        yield classified
+        summary = [{"kind": _SUMMARY, "counted": k, "date": d, "count": n} for (k, d), n in counts.items()]
+        yield pa.RecordBatch.from_pylist(summary, schema=_CLASSIFIED_ARROW)
 
     def _classified(
-        self, lines: list[bytes], file_number: int, first_line: int, room: int
-    ) -> tuple[pa.RecordBatch, int]:
+        self, lines: list[bytes], file_number: int, first_line: int, counts: Counter
+    ) -> pa.RecordBatch:
+        """The rows of one chunk of a file's lines: its posts of the counted days and its undecided
+        lines; every line is counted in `counts` by kind (and posts by day, as delivered)."""
         matchers = self.matchers
-        kinds, post_ids, days, hashtag_ids, text_ids, left = [], [], [], [], [], []
-        for value, decided in zip(lines, self.decoder.classify_lines(lines), strict=True):
-            post = day = found = None
+        rows = []  # (kind, post_id, line_number, date, hashtag_ids, text_ids, value)
+        decisions = self.decoder.classify_lines(lines)
+        for number, (value, decided) in enumerate(zip(lines, decisions, strict=True), first_line):
             if decided is None:
-                kinds.append(_UNDECIDED)
-                room -= len(value)
-                left.append(value if room >= 0 else None)
-            else:
-                kinds.append(decided[0])
-                left.append(None)
-                post = decided[1]
-                if post is not None:
-                    day = post[1].date()  # created_at is in UTC
-                    matcher = matchers.get(day)
-                    found = matcher.match(post[2], post[3]) if matcher is not None else None
-            post_ids.append(post[0] if post is not None else None)
-            days.append(day)
-            hashtag_ids.append(found[0] if found is not None else None)
-            text_ids.append(found[1] if found is not None else None)
-        count = len(lines)
+                counts[(_UNDECIDED, None)] += 1
+                self._room -= len(value)
+                if self._room >= 0:
+                    rows.append((_UNDECIDED, None, number, None, None, None, value))
+                else:
+                    counts[(_NOT_BROUGHT_BACK, None)] += 1
+                continue
+            kind, post = decided
+            counts[(kind, None)] += 1
+            if post is None:
+                continue
+            day = post[1].date()  # created_at is in UTC
+            matcher = matchers.get(day)
+            if matcher is None:  # a post of another day, in a boundary hour
+                continue
+            counts[(_DELIVERED, day)] += 1
+            hashtag_ids, text_ids = matcher.match(post[2], post[3])
+            rows.append((_POST, post[0], number, day, hashtag_ids, text_ids, None))
+        columns_of_rows = list(zip(*rows, strict=True)) or [()] * 7
+        kinds, post_ids, line_numbers, days, hashtag_ids, text_ids, left = columns_of_rows
+        count = len(rows)
         columns = [
             pa.array(kinds, pa.string()),
             pa.array(post_ids, pa.string()),
-            pa.repeat(pa.scalar(file_number, pa.int64()), count),
-            pa.array(range(first_line, first_line + count), pa.int64()),
+            _constant(file_number, count),
+            pa.array(line_numbers, pa.int64()),
             pa.array(days, pa.date32()),
             pa.array(hashtag_ids, _IDS),
             pa.array(text_ids, _IDS),
             pa.array(left, pa.binary()),
+            pa.nulls(count, pa.string()),
+            pa.nulls(count, pa.int64()),
         ]
-        return pa.RecordBatch.from_arrays(columns, schema=_CLASSIFIED_ARROW), room
+        return pa.RecordBatch.from_arrays(columns, schema=_CLASSIFIED_ARROW)
 
 
 def _matchers_by_day(shows_by_day: Mapping[date, Sequence[TrackedShow]]) -> dict[date, ShowMatcher]:

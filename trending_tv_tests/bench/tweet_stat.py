@@ -224,7 +224,6 @@ def bench_etl2020(day_paths: list[str], mb: float) -> dict:
 
 def day_posts(day: date) -> list[tuple[str | None, list[str] | None]]:
     """The day's distinct posts (text, hashtags) as tweet_stat matches them, cached as Parquet."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     cached = CACHE / f"posts-{day}.parquet"
@@ -233,18 +232,17 @@ def day_posts(day: date) -> list[tuple[str | None, list[str] | None]]:
 
         from trending_tv.resources.spark import local_spark_config, use_this_python_for_workers
         from trending_tv.transforms.posts import ORDER_COLUMNS, parse_lines, read_raw_lines
-        from trending_tv.transforms.tweet_stat import keep_first_deliveries
+        from trending_tv.transforms.tweet_stat import first_deliveries
 
         use_this_python_for_workers()
         spark = SparkSession.builder.appName("bench-posts").config(map=local_spark_config()).getOrCreate()
         lines = parse_lines(read_raw_lines(spark, raw_paths([day])))
         posts = lines.where((lines.kind == "post") & (lines.date == day))
-        first = keep_first_deliveries(
-            posts.select("post_id", *ORDER_COLUMNS, "text", "hashtags").toLocalIterator()
+        first = first_deliveries(
+            posts.select("post_id", *ORDER_COLUMNS, "text", "hashtags").toArrow(), ORDER_COLUMNS
         )
-        rows = [(text, hashtags) for _, text, hashtags in first.values()]
         spark.stop()
-        pq.write_table(pa.table({"text": [r[0] for r in rows], "hashtags": [r[1] for r in rows]}), cached)
+        pq.write_table(first.select(["text", "hashtags"]), cached)
     table = pq.read_table(cached)
     return list(zip(table.column("text").to_pylist(), table.column("hashtags").to_pylist(), strict=True))
 
