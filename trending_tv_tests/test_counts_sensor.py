@@ -16,7 +16,10 @@ from trending_tv.resources.lake import LakeResource
 from trending_tv.sensors import FINGERPRINT_TAG, build_lake_sensor
 from trending_tv.settings import LakeWatchResource
 
-NOW = datetime.now(UTC).replace(hour=5, minute=0, second=0, microsecond=0)
+# The ticks' clock: 05:00 UTC of the day before the real one, so that it is in the past of every object a
+# test writes (a tick ignores objects older than the horizon it sets at `now`) at any real hour; from
+# 00:00 to 05:00 UTC a clock of today's 05:00 was in the future and the ticks skipped new objects.
+NOW = (datetime.now(UTC) - timedelta(days=1)).replace(hour=5, minute=0, second=0, microsecond=0)
 YESTERDAY = NOW.date() - timedelta(days=1)
 SETTINGS = WatchSettings(first_day=NOW.date() - timedelta(days=30), settle=timedelta(0), sweep_seconds=30)
 COUNTS_LINE = b'{"show_id":1,"query_kind":"any"}\n'

@@ -38,7 +38,10 @@ from trending_tv.sensors import FINGERPRINT_TAG, build_lake_sensor
 from trending_tv.settings import ALERT_WEBHOOK_URL, LakeWatchResource, Settings, settings_resources
 from trending_tv_tests.lake_fixtures import LAKE_KINDS, empty_lake, write_day_dimensions, write_hour
 
-NOW = datetime.now(UTC).replace(hour=5, minute=0, second=0, microsecond=0)
+# The ticks' clock: 05:00 UTC of the day before the real one, so that it is in the past of every object a
+# test writes (a tick ignores objects older than the horizon it sets at `now`) at any real hour; from
+# 00:00 to 05:00 UTC a clock of today's 05:00 was in the future and the ticks skipped new objects.
+NOW = (datetime.now(UTC) - timedelta(days=1)).replace(hour=5, minute=0, second=0, microsecond=0)
 TODAY = NOW.date()
 SETTINGS = WatchSettings(first_day=TODAY - timedelta(days=30), settle=timedelta(0), sweep_seconds=30)
 

@@ -1,20 +1,26 @@
-"""Rules 2-4 for well-formed posts, decided in Python before Spark parses anything (docs/design.md,
-"Counting rules for tweet_stat").
+"""Rules 2-4 in Python: each raw line's kind, and a post's content, decided before Spark parses
+anything (docs/design.md, "Counting rules for tweet_stat" and "How tweet_stat runs").
 
 Spark's JSON parse of every raw line (`posts.parse_lines`) was most of tweet_stat's CPU at full
-volume. Almost every line is a well-formed post, and msgspec decodes only the fields the rules read,
-into typed structs built from the same Spark schema (`posts.RAW_LINE`), at over 1 GB/s per core. A
-line is decided here only when the answer is certain to be Spark's:
+volume. msgspec decodes only the fields the rules read, into typed structs built from the same Spark
+schema (`posts.RAW_LINE`), at over 1 GB/s per core. A line gets a kind here only when the answer is
+certain to be Spark's:
 
-- it decodes strictly: one JSON object, valid UTF-8, nothing after it, every field of the schema
-  that it carries of the schema's type (Spark would reject the whole line otherwise);
-- it is a post by rule 2 (a v2 `data` object, or a v1.1 status), with a non-blank id;
-- its `created_at` is in its family's canonical form (`2020-11-27T10:00:00.000Z`,
-  `Fri Nov 27 10:00:00 +0000 2020`), so the UTC date needs no parser's leniency.
+- `post`: it decodes strictly (one JSON object, valid UTF-8, nothing after it, every field of the
+  schema that it carries of the schema's type: Spark would reject the whole line otherwise), it is a
+  post by rule 2 with a non-blank id, and its `created_at` is in its family's canonical form
+  (`2020-11-27T10:00:00.000Z`, `Fri Nov 27 10:00:00 +0000 2020`), so the UTC date needs no parser's
+  leniency;
+- `invalid_post`: it decodes strictly, is a post by rule 2, and has no id or no time at all;
+- `limit`, `delete`, `errors`, `other`: it decodes strictly and is not a post;
+- `keepalive`: ASCII whitespace only;
+- `corrupt`: it cannot be one JSON value even for Spark's more lenient parser (it starts with a byte
+  no JSON value starts with, ends inside a value, or has more after the value, or lacks a `,` or `:`
+  where no leniency applies).
 
-Every other line (bad lines, notices, an id given as a number Spark would print differently, an odd
-timestamp) keeps its text and is classified by `posts.parse_lines`, exactly as before.
-`trending_tv_tests/test_post_decoder.py` checks both paths agree line by line on awkward input.
+Every other line (an id given as a number Spark would print differently, an odd timestamp, single
+quotes, NaN, a line near the parser's limits, invalid UTF-8) is left to `posts.parse_lines`.
+`trending_tv_tests/test_post_decoder.py` checks both agree line by line on awkward input.
 """
 
 from __future__ import annotations
@@ -312,7 +318,8 @@ class PostDecoder:
     def _corrupt_or_undecided(
         raw: bytes, *, typed: bool, error: msgspec.DecodeError | None = None
     ) -> tuple[str, None] | None:
-        """ "corrupt" when the line certainly cannot be one JSON value for Spark's parser either."""
+        """The kind `corrupt` when the line certainly cannot be one JSON value for Spark's parser
+        either; None (left to Spark) otherwise."""
         start = raw.lstrip(_JSON_SPACE)[:1]
         if start and start[0] not in _VALUE_STARTS:
             return "corrupt", None

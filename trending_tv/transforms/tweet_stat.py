@@ -118,10 +118,11 @@ def compute_tweet_stat(
 ) -> TweetStatResult:
     """Count mentions for every day in `shows_by_day` from the given raw files.
 
-    One Spark job reads the files once: the line counts by kind and the deliveries of each day's posts
-    are observed on the way (`DataFrame.observe`), so nothing is cached, and each day's number of
+    The files are read once, in one Spark job: the line counts by kind and the deliveries of each day's
+    posts are observed on the way (`DataFrame.observe`), so nothing is cached, and each day's number of
     distinct posts comes out of the same aggregation as the counts (as the row of id 0, which no
-    TMDB show has). `plan="exact"` skips the fast plan (the equivalence tests compare both).
+    TMDB show has). `plan="exact"` skips the fast plan (the equivalence tests compare both); the
+    result's `plan` says which plan counted.
     """
     days = sorted(shows_by_day)
     if not days:
@@ -284,7 +285,7 @@ def _files_by_task(paths: Sequence[str], tasks: int | None) -> list[list[tuple[i
 
 def _local_size(path: str) -> int:
     """A local file's size; 1 for a file elsewhere (S3 files are spread by count)."""
-    if path.startswith("s3"):
+    if path.startswith(("s3://", "s3a://")):
         return 1
     local = unquote(urlparse(path).path) if path.startswith("file:") else path
     try:
