@@ -8,7 +8,7 @@ import gzip
 import random
 
 from trending_tv.transforms.posts import raw_file_lines
-from trending_tv.transforms.tweet_stat import _files_by_task
+from trending_tv.transforms.tweet_stat import _files_by_task, _task_slots
 from trending_tv_tests.emr_standin import MotoAws
 
 PIECES = [b"a", b"{x}", b"caf\xc3\xa9", b"\xff", b"  ", b"\t", b"\r", b"\n", b"\r\n", b"\n\r", b"\r\r\n", b""]
@@ -75,3 +75,14 @@ def test_files_are_spread_over_the_tasks_by_size(tmp_path):
     assert loads == [50, 50, 50]
     assert _files_by_task(paths, None) == [[(n, p)] for n, p in enumerate(paths)]  # unknown: one per file
     assert _files_by_task(paths[:2], 4) == [[(0, paths[0])], [(1, paths[1])]]
+
+
+def test_files_are_grouped_only_in_a_local_session(spark):
+    # Locally two tasks a core; on a cluster (executors may not be up when the plan is made) one per file.
+    assert _task_slots(spark) == spark.sparkContext.defaultParallelism >= 1
+
+    class Cluster:
+        class sparkContext:  # noqa: N801 (the attribute a SparkSession has)
+            master, defaultParallelism = "yarn", 2
+
+    assert _task_slots(Cluster()) is None

@@ -15,9 +15,9 @@ COMMON_SPARK_CONFIG = {
     "spark.sql.parquet.compression.codec": "snappy",
     # Output files are renamed by the lake writer; Spark's own _SUCCESS marker is noise there.
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
-    # Raw lines go to Python (post_decoder) 500 at a time (~2.5 MB) instead of 10,000: the JVM fills the
-    # next batch while Python decodes one, and holds less (locally, a full-size day: peak 1.8 -> 1.3 GB
-    # PSS; nine days 2.2 -> 1.8 GB, 51 -> 46 s; 500, 1,000 and 2,000 measured alike in time).
+    # Rows go to Python 500 at a time (~2.5 MB of raw lines in tweet_stat's exact plan) instead of
+    # 10,000: the JVM fills the next batch while Python works on one, and holds less (measured when every
+    # plan handed raw lines over: a full-size day's peak 1.8 -> 1.3 GB PSS, nine days 2.2 -> 1.8 GB).
     "spark.sql.execution.arrow.maxRecordsPerBatch": "500",
 }
 
@@ -48,10 +48,10 @@ def local_spark_config(
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.shuffle.partitions": str(shuffle_partitions),
-            # The JVM only reads lines and hands them to Python (post_decoder) in Arrow batches: 1g of heap
-            # is plenty for a run (a full-size day and a nine-day run held 1.0 and 1.5 GB RSS with it,
-            # against 1.1 and 1.9 GB with 3g, in the same time); a server that serves run after run gets
-            # headroom.
+            # The JVM holds small rows (tweet_stat's Python tasks read the raw files) or Arrow batches of
+            # lines: 1g of heap is plenty for a run (a full-size day and a nine-day run held 1.0 and 1.5 GB
+            # RSS with it, against 1.1 and 1.9 GB with 3g, in the same time); a server that serves run
+            # after run gets headroom.
             "spark.driver.memory": "2g" if long_running else "1g",
             # Python workers import the installed pyspark, not its zip copy (resources/pyspark_daemon.py).
             "spark.python.daemon.module": "trending_tv.resources.pyspark_daemon",

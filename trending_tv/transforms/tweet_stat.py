@@ -258,11 +258,14 @@ def _compute_fast(
 
 
 def _task_slots(spark: SparkSession) -> int | None:
-    """How many tasks the session runs at once; None where the client cannot tell (Spark Connect)."""
+    """How many tasks a local session runs at once; None elsewhere: on a cluster the executors may not
+    have registered yet when the plan is made (YARN's default parallelism is then 2), and a Spark
+    Connect client has no SparkContext to ask."""
     try:
-        return spark.sparkContext.defaultParallelism
+        context = spark.sparkContext
     except Exception:  # Spark Connect sessions have no SparkContext
         return None
+    return context.defaultParallelism if context.master.startswith("local") else None
 
 
 def _files_by_task(paths: Sequence[str], tasks: int | None) -> list[list[tuple[int, str]]]:
