@@ -14,6 +14,7 @@ Kinds of line:
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from urllib.parse import unquote, urlparse
@@ -97,6 +98,9 @@ def read_raw_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     )
 
 
+_REGION_SETTINGS = ("AWS_REGION", "AWS_DEFAULT_REGION", "TRENDING_TV_EMR_REGION")
+
+
 def raw_file_lines(uri: str, chunk_bytes: int = 1 << 20, batch_lines: int = 2000) -> Iterator[list[bytes]]:
     """The lines of one raw file, in order, `batch_lines` or so at a time, as Spark's text reader
     splits them (at `\n`, `\r\n` or a lone `\r`; no empty line after a final separator; `.gz`
@@ -104,7 +108,13 @@ def raw_file_lines(uri: str, chunk_bytes: int = 1 << 20, batch_lines: int = 2000
     S3 client, which takes its credentials and endpoint from the usual AWS settings). The file is read
     `chunk_bytes` at a time: 1 MB reads cost a third less than 8 MB ones (fewer fresh pages)."""
     if uri.startswith(("s3://", "s3a://")):
-        filesystem, path = pafs.FileSystem.from_uri("s3://" + uri.split("://", 1)[1])
+        # With the region known, pyarrow does not ask S3 for the bucket's (a HeadBucket, which the EMR
+        # nodes' prefix-scoped ListBucket permission does not allow). The EMR deployment gives every
+        # node its region as TRENDING_TV_EMR_REGION (resources/emr/settings.py), not as AWS_* (no AWS_
+        # setting is exported to the cluster).
+        region = next((os.environ[n] for n in _REGION_SETTINGS if os.environ.get(n)), None)
+        s3_uri = "s3://" + uri.split("://", 1)[1] + (f"?region={region}" if region else "")
+        filesystem, path = pafs.FileSystem.from_uri(s3_uri)
     else:
         filesystem, path = (
             pafs.LocalFileSystem(),
