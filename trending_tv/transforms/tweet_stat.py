@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +34,7 @@ from trending_tv.transforms.posts import (
     KINDS,
     ORDER_COLUMNS,
     RAW_LINE,
+    local_path,
     parse_lines,
     raw_file_lines,
     read_raw_lines,
@@ -237,13 +237,13 @@ def _compute_fast(
     )
     counts = _distinct_posts_counted(deliveries, _FILE_ORDER)
     metrics = observation.get
-    totals: dict[tuple[str, date | None], int] = {}
+    totals: Counter[tuple[str, date | None]] = Counter()
     for counted, day, count in metrics["summaries"]:
-        totals[(counted, day)] = totals.get((counted, day), 0) + count
-    if totals.get((_NOT_BROUGHT_BACK, None)):
+        totals[(counted, day)] += count
+    if totals[(_NOT_BROUGHT_BACK, None)]:
         undecided = totals[(_UNDECIDED, None)]
         return f"{undecided} lines left to Spark's parser, more than the fast plan brings back"
-    line_counts = {k: totals.get((k, None), 0) for k in KINDS}
+    line_counts = {k: totals[(k, None)] for k in KINDS}
     left = list(metrics["left_lines"])
     if left:
         left_counts, left_posts_in_days = _classify_left_lines(spark, left, paths, days)
@@ -251,7 +251,7 @@ def _compute_fast(
             return f"{left_posts_in_days} post(s) of the counted days left to Spark's parser"
         for k, n in left_counts.items():
             line_counts[k] += n
-    delivered = {d: totals.get((_DELIVERED, d), 0) for d in days}
+    delivered = {d: totals[(_DELIVERED, d)] for d in days}
     result = _counted(shows_by_day, line_counts, delivered, _counts_by_day_and_id(counts), len(raw_paths))
     result.lines_parsed_by_spark = len(left)
     return result
@@ -288,11 +288,9 @@ def _files_by_task(paths: Sequence[str], tasks: int | None) -> list[list[tuple[i
 
 def _local_size(path: str) -> int:
     """A local file's size; 1 for a file elsewhere (S3 files are spread by count)."""
-    if path.startswith(("s3://", "s3a://")):
-        return 1
-    local = unquote(urlparse(path).path) if path.startswith("file:") else path
+    local = local_path(path)
     try:
-        return os.path.getsize(local)
+        return os.path.getsize(local) if local is not None else 1
     except OSError:
         return 1
 
@@ -450,12 +448,13 @@ class FilesClassifiedMatched:
     """For `DataFrame.mapInArrow` over task numbers (`spark.range`, one per partition): reads the task's
     raw files itself (posts.raw_file_lines) and gives every line its kind as the decoder decides it, and for a
     post of a counted day its id, date and the shows it mentions (rules 2-6; each delivery is matched,
-    the first is chosen after). Line order is (file, 0, line number in the file), like the text
-    reader's (file, block, row). A line the decoder leaves is `undecided` and its bytes come back, up
-    to `bring_back_bytes` per task (then null: the driver runs the exact plan).
+    the first is chosen after). Rule 3's order is (file number, line number in the file), as the text
+    reader's (file, block, row). A line the decoder leaves comes back as `undecided` with its bytes, up
+    to `bring_back_bytes` per task (past that it is only counted, and the driver runs the exact plan).
+    Each task ends with one `summary` row per count: lines by kind, posts delivered by day.
 
     Reading in Python instead of through Spark's text reader saves handing every byte from the JVM to
-    Python: the decoder reads the bytes anyway, and only one small row per line goes back."""
+    Python: the decoder reads the bytes anyway, and only one small row per post goes back."""
 
     def __init__(
         self,
